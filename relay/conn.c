@@ -1,0 +1,110 @@
+/* A client connection, whatever its transport: the outgoing queue, its cap,
+ * and the back-pressure that stops reading a client that does not read. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+struct relay_conn *relay_conn_new(struct relay_server *srv,
+				  const struct relay_transport_ops *ops, void *transport)
+{
+	struct relay_conn *c = calloc(1, sizeof *c);
+	if (!c)
+		return NULL;
+	c->srv = srv;
+	c->ops = ops;
+	c->transport = transport;
+	relay_server_add_conn(srv, c);
+	return c;
+}
+
+void relay_conn_free(struct relay_conn *c)
+{
+	struct relay_out *o;
+	while ((o = relay_conn_pop(c)))
+		free(o);
+	relay_server_remove_conn(c->srv, c);
+	free(c);
+}
+
+static size_t max_queued(const struct relay_conn *c)
+{
+	return (size_t)relay_server_config(c->srv)->max_queued_bytes;
+}
+
+int relay_conn_send(struct relay_conn *c, uint8_t kind, const void *data, size_t len)
+{
+	if (c->closing)
+		return -EPIPE;
+	if (c->queued_bytes + len > 2 * max_queued(c)) {
+		relay_log(RELAY_LOG_WARN, "conn %llu: %zu bytes queued and the client is not "
+			  "reading; closing it", (unsigned long long)c->id, c->queued_bytes);
+		relay_conn_close(c, 1008, "send queue overflow: the client is not reading");
+		return -ENOBUFS;
+	}
+	struct relay_out *o = malloc(sizeof *o + RELAY_OUT_HEADROOM + len);
+	if (!o)
+		return -ENOMEM;
+	o->next = NULL;
+	o->kind = kind;
+	o->len = len;
+	memcpy(o->buf + RELAY_OUT_HEADROOM, data, len);
+	if (c->out_tail)
+		c->out_tail->next = o;
+	else
+		c->out_head = o;
+	c->out_tail = o;
+	c->queued_bytes += len;
+	c->ops->kick(c);
+	return 0;
+}
+
+int relay_conn_send_json(struct relay_conn *c, cJSON *msg)
+{
+	char *text = msg ? cJSON_PrintUnformatted(msg) : NULL;
+	int rc = text ? relay_conn_send(c, RELAY_FRAME_TEXT, text, strlen(text)) : -ENOMEM;
+	cJSON_free(text);
+	cJSON_Delete(msg);
+	return rc;
+}
+
+struct relay_out *relay_conn_pop(struct relay_conn *c)
+{
+	struct relay_out *o = c->out_head;
+	if (o) {
+		c->out_head = o->next;
+		if (!c->out_head)
+			c->out_tail = NULL;
+	}
+	return o;
+}
+
+bool relay_conn_pause_if_full(struct relay_conn *c)
+{
+	if (!c->paused && c->queued_bytes >= max_queued(c)) {
+		c->paused = true;
+		c->ops->set_paused(c, true);
+	}
+	return c->paused;
+}
+
+void relay_conn_sent(struct relay_conn *c, size_t bytes)
+{
+	c->queued_bytes -= bytes < c->queued_bytes ? bytes : c->queued_bytes;
+	if (c->paused && c->queued_bytes <= max_queued(c) / 2) {
+		c->paused = false;
+		c->ops->set_paused(c, false);
+	}
+}
+
+void relay_conn_close(struct relay_conn *c, int code, const char *reason)
+{
+	if (c->closing)
+		return;
+	c->closing = true;
+	c->close_code = reason ? code : 1000;
+	snprintf(c->close_reason, sizeof c->close_reason, "%s", reason ? reason : "");
+	c->ops->close(c);
+}

@@ -1,0 +1,234 @@
+/*
+ * relay internals shared by the files of this module (and its unit tests).
+ * Not part of the public API.
+ */
+#ifndef TETHER_RELAY_INTERNAL_H
+#define TETHER_RELAY_INTERNAL_H
+
+#include <stdint.h>
+#include <cjson/cJSON.h>
+#include "relay.h"
+
+#ifndef TETHER_VERSION
+#define TETHER_VERSION "0.0.0-dev"
+#endif
+
+/* ---- config.c ----------------------------------------------------------- */
+
+/* The config file's parser on text already read (fuzzed). path is for messages. */
+int relay_config_load_text(struct relay_config *cfg, const char *text, size_t len,
+			   const char *path, char err[RELAY_ERR_MAX]);
+
+/* ---- token.c ------------------------------------------------------------ */
+
+#define RELAY_TOKEN_BYTES 32
+#define RELAY_TOKEN_HEX (2 * RELAY_TOKEN_BYTES)
+
+/* 256 bits from getrandom(2) as 64 lowercase hex digits plus NUL. */
+int relay_token_generate(char out[RELAY_TOKEN_HEX + 1]);
+
+/* Constant-time (in the candidate's content) comparison with the token. */
+bool relay_token_equal(const char *candidate, size_t len, const char *token);
+
+/* Writes content to dir/name with mode 0600 through a temporary file and
+ * rename(2), so a reader never sees half a file. */
+int relay_write_file_atomic(const char *dir, const char *name, const char *content);
+
+/* ---- auth.c: the checks on every HTTP request (pure functions) ----------- */
+
+/* Host is 127.0.0.1:PORT, localhost:PORT (any case) or [::1]:PORT. */
+bool relay_host_allowed(const char *host, int port);
+
+/* Origin absent (NULL) or exactly on the allow-list. */
+bool relay_origin_allowed(const char *origin, const struct relay_config *cfg);
+
+/* Finds the token in "Bearer <token>" (scheme case-insensitive). Returns
+ * false when the header has another shape. */
+bool relay_bearer_token(const char *authorization, const char **token, size_t *len);
+
+/* Finds a "tether.token.<token>" entry in a Sec-WebSocket-Protocol list. */
+bool relay_subprotocol_token(const char *protocols, const char **token, size_t *len);
+
+/* Back-off after repeated failed authentications: after
+ * RELAY_AUTH_FAIL_BURST failures in a row, every token-checked request is
+ * refused for 1 s, 2 s, 4 s ... up to RELAY_AUTH_LOCKOUT_MAX_MS. */
+#define RELAY_AUTH_FAIL_BURST 5
+#define RELAY_AUTH_LOCKOUT_MAX_MS 60000
+struct relay_backoff {
+	unsigned failures;          /* consecutive, since the last success */
+	uint64_t locked_until_ms;   /* monotonic ms; 0 = not locked */
+	uint64_t lockout_ms;        /* length of the next lockout */
+};
+/* Milliseconds left in the lockout, 0 when requests may be checked. */
+uint64_t relay_backoff_remaining(const struct relay_backoff *b, uint64_t now_ms);
+void relay_backoff_failure(struct relay_backoff *b, uint64_t now_ms);
+void relay_backoff_success(struct relay_backoff *b);
+
+/* ---- frame.c: [u32 BE length][u8 kind][payload] on byte streams --------- */
+
+#define RELAY_FRAME_HEADER 5
+enum relay_frame_kind { RELAY_FRAME_TEXT = 1, RELAY_FRAME_BINARY = 2 };
+
+enum relay_frame_event {
+	RELAY_FRAME_NONE,       /* need more bytes */
+	RELAY_FRAME_MESSAGE,    /* a whole message: kind, data, len */
+	RELAY_FRAME_TOO_LARGE,  /* header announced len > max; payload will be skipped */
+	RELAY_FRAME_BAD_KIND,   /* kind is not 1 or 2: the stream is unusable */
+};
+
+struct relay_frame_reader {
+	uint8_t header[RELAY_FRAME_HEADER];
+	size_t header_have;
+	uint8_t kind;
+	uint32_t len;          /* payload length announced by the header */
+	size_t have;           /* payload bytes received (or skipped) */
+	bool skipping;         /* discarding an oversize payload */
+	bool failed;           /* after BAD_KIND: consumes nothing more */
+	size_t max_payload;
+	uint8_t *buf;          /* owned; max_payload bytes at most */
+	size_t buf_cap;
+};
+
+void relay_frame_reader_init(struct relay_frame_reader *r, size_t max_payload);
+void relay_frame_reader_free(struct relay_frame_reader *r);
+
+struct relay_frame {
+	enum relay_frame_event event;
+	uint8_t kind;
+	const uint8_t *data;   /* borrowed from the reader; valid until the next feed */
+	size_t len;            /* payload length (announced length for TOO_LARGE) */
+};
+
+/* Consumes bytes until one event is complete or the input ends; returns the
+ * number of bytes consumed (the caller feeds the rest after handling the
+ * event). Returns -ENOMEM if the payload buffer cannot grow. */
+long relay_frame_feed(struct relay_frame_reader *r, const uint8_t *in, size_t len,
+		      struct relay_frame *out);
+
+void relay_frame_header_write(uint8_t out[RELAY_FRAME_HEADER], uint8_t kind, uint32_t len);
+
+/* ---- conn.c: one client connection, whatever its transport -------------- */
+
+struct relay_conn;
+
+struct relay_transport_ops {
+	const char *name;                               /* "websocket" or "unix" */
+	void (*kick)(struct relay_conn *c);             /* messages were queued */
+	void (*set_paused)(struct relay_conn *c, bool paused); /* stop/resume reading */
+	void (*close)(struct relay_conn *c);            /* close once the queue is written */
+};
+
+/* One outgoing message. Payload at buf + RELAY_OUT_HEADROOM, so either
+ * transport can prepend its header (LWS_PRE or the 5-byte frame header)
+ * without copying. */
+#define RELAY_OUT_HEADROOM 32
+struct relay_out {
+	struct relay_out *next;
+	uv_write_t req;        /* used by the unix transport */
+	uint8_t kind;          /* RELAY_FRAME_TEXT or RELAY_FRAME_BINARY */
+	size_t len;            /* payload bytes */
+	uint8_t buf[];         /* RELAY_OUT_HEADROOM + len */
+};
+
+struct relay_conn {
+	struct relay_server *srv;                 /* borrowed */
+	const struct relay_transport_ops *ops;
+	void *transport;                          /* the transport's own state */
+	struct relay_conn *prev, *next;           /* server's list */
+	uint64_t id;
+	bool hello_done;
+	bool closing;                             /* close after the queue drains */
+	bool paused;                              /* reading stopped: queue full */
+	int close_code;                           /* WebSocket close status */
+	char close_reason[120];                   /* sent with the close */
+	char client_name[129];
+	char client_version[129];
+	struct relay_out *out_head, *out_tail;    /* not yet handed to the transport */
+	size_t queued_bytes;                      /* queued + in flight */
+};
+
+/* Transfers nothing: copies len bytes. Returns -ENOBUFS (and closes the
+ * connection) when the queue is over twice max_queued_bytes, which only a
+ * client that stops reading while the daemon pushes events can cause. */
+int relay_conn_send(struct relay_conn *c, uint8_t kind, const void *data, size_t len);
+/* Prints, sends and frees msg (ownership transferred). */
+int relay_conn_send_json(struct relay_conn *c, cJSON *msg);
+/* Called by transports when bytes have left the process. */
+void relay_conn_sent(struct relay_conn *c, size_t bytes);
+/* Pops the next queued message (ownership to the caller) or NULL. */
+struct relay_out *relay_conn_pop(struct relay_conn *c);
+/* Transports call this after each input message: when the queue is full it
+ * pauses reading (set_paused) and returns true; relay_conn_sent resumes it
+ * once the queue is below half. */
+bool relay_conn_pause_if_full(struct relay_conn *c);
+/* Closes once the queue is written, with a WebSocket close code and reason
+ * (reason NULL: 1000, no reason). Idempotent. */
+void relay_conn_close(struct relay_conn *c, int code, const char *reason);
+
+struct relay_conn *relay_conn_new(struct relay_server *srv,
+				  const struct relay_transport_ops *ops, void *transport);
+void relay_conn_free(struct relay_conn *c);   /* the transport has closed */
+
+/* ---- proto.c: protocol v1 messages -------------------------------------- */
+
+void relay_proto_text(struct relay_conn *c, const char *data, size_t len);
+void relay_proto_binary(struct relay_conn *c, const uint8_t *data, size_t len);
+void relay_proto_too_large(struct relay_conn *c, size_t len);
+/* Sends {"type":"error",...}; id may be NULL (sent as null). field and
+ * request may be NULL. */
+void relay_proto_error(struct relay_conn *c, const cJSON *id, const char *code,
+		       const char *field, const char *request, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+
+/* A request handler: req has been checked for type, id and unknown fields.
+ * It sends exactly one reply or error. */
+typedef void relay_handler_fn(struct relay_conn *c, const cJSON *req, const cJSON *id);
+
+relay_handler_fn relay_msg_hello;
+relay_handler_fn relay_msg_status;
+
+/* Reply skeleton {"type":type,"id":id}; the caller adds members and sends. */
+cJSON *relay_proto_reply(const char *type, const cJSON *id);
+
+/* ---- server.c ---------------------------------------------------------- */
+
+struct relay_server_info {
+	int pid;
+	int port;
+	const char *socket_path;
+	uint64_t uptime_ms;
+	const char *started_at;      /* ISO 8601 UTC */
+	long connections_ws, connections_unix;
+};
+void relay_server_info(const struct relay_server *srv, struct relay_server_info *out);
+const struct relay_config *relay_server_config(const struct relay_server *srv);
+const char *relay_server_token(const struct relay_server *srv);
+struct relay_backoff *relay_server_backoff(struct relay_server *srv);
+bool relay_server_stopping(const struct relay_server *srv);
+uint64_t relay_now_ms(void);    /* monotonic */
+
+/* Connection registry (server.c). */
+void relay_server_add_conn(struct relay_server *srv, struct relay_conn *c);
+void relay_server_remove_conn(struct relay_server *srv, struct relay_conn *c);
+
+/* ---- transports -------------------------------------------------------- */
+
+struct relay_ws;
+int relay_ws_start(struct relay_server *srv, uv_loop_t *loop, int listen_fd,
+		   struct relay_ws **out, char err[RELAY_ERR_MAX]);
+void relay_ws_stop_listening(struct relay_ws *ws);
+void relay_ws_stop(struct relay_ws *ws);        /* closes listener and lws context */
+bool relay_ws_stopped(const struct relay_ws *ws);
+void relay_ws_free(struct relay_ws *ws);        /* once stopped */
+long relay_ws_count(const struct relay_ws *ws);
+
+struct relay_unix;
+int relay_unix_start(struct relay_server *srv, uv_loop_t *loop, const char *path,
+		     struct relay_unix **out, char err[RELAY_ERR_MAX]);
+void relay_unix_stop_listening(struct relay_unix *u);
+void relay_unix_stop(struct relay_unix *u);     /* closes listener and every connection */
+bool relay_unix_stopped(const struct relay_unix *u);
+void relay_unix_free(struct relay_unix *u);     /* once stopped */
+long relay_unix_count(const struct relay_unix *u);
+
+#endif

@@ -1,0 +1,174 @@
+/* Protocol v1: parsing, validation and the dispatch table (docs/protocol.md). */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define ID_STRING_MAX 128
+
+struct handler {
+	const char *type;
+	relay_handler_fn *fn;
+	const char *const *fields;   /* members allowed besides type and id */
+};
+
+static const char *const hello_fields[] = { "protocol", "client", NULL };
+static const char *const no_fields[] = { NULL };
+
+/* The one dispatch table. Later features add their rows here. */
+static const struct handler handlers[] = {
+	{ "hello", relay_msg_hello, hello_fields },
+	{ "status", relay_msg_status, no_fields },
+};
+
+void relay_proto_error(struct relay_conn *c, const cJSON *id, const char *code,
+		       const char *field, const char *request, const char *fmt, ...)
+{
+	char message[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof message, fmt, ap);
+	va_end(ap);
+
+	cJSON *msg = cJSON_CreateObject();
+	cJSON_AddStringToObject(msg, "type", "error");
+	cJSON_AddItemToObject(msg, "id", id ? cJSON_Duplicate(id, 1) : cJSON_CreateNull());
+	cJSON_AddStringToObject(msg, "code", code);
+	cJSON_AddStringToObject(msg, "message", message);
+	if (field)
+		cJSON_AddStringToObject(msg, "field", field);
+	if (request)
+		cJSON_AddStringToObject(msg, "request", request);
+	relay_log(RELAY_LOG_DEBUG, "conn %llu: error %s: %s", (unsigned long long)c->id, code,
+		  message);
+	relay_conn_send_json(c, msg);
+}
+
+cJSON *relay_proto_reply(const char *type, const cJSON *id)
+{
+	cJSON *msg = cJSON_CreateObject();
+	cJSON_AddStringToObject(msg, "type", type);
+	cJSON_AddItemToObject(msg, "id", cJSON_Duplicate(id, 1));
+	return msg;
+}
+
+static bool id_valid(const cJSON *id)
+{
+	if (cJSON_IsString(id))
+		return strlen(id->valuestring) <= ID_STRING_MAX;
+	if (!cJSON_IsNumber(id))
+		return false;
+	double d = id->valuedouble;
+	return d == floor(d) && fabs(d) <= 9007199254740992.0;
+}
+
+static bool field_allowed(const char *name, const char *const *fields)
+{
+	if (!strcmp(name, "type") || !strcmp(name, "id"))
+		return true;
+	for (; *fields; fields++)
+		if (!strcmp(name, *fields))
+			return true;
+	return false;
+}
+
+void relay_proto_text(struct relay_conn *c, const char *data, size_t len)
+{
+	const char *end = NULL;
+	cJSON *req = cJSON_ParseWithLengthOpts(data, len, &end, 0);
+
+	if (!req) {
+		size_t off = end ? (size_t)(end - data) : 0;
+		relay_proto_error(c, NULL, "invalid_json", NULL, NULL,
+				  "not valid JSON (error near byte %zu of %zu)", off, len);
+		return;
+	}
+	for (const char *p = end; p && p < data + len; p++) {
+		if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
+			relay_proto_error(c, NULL, "invalid_json", NULL, NULL,
+					  "trailing data after the JSON value at byte %zu",
+					  (size_t)(p - data));
+			goto out;
+		}
+	}
+	if (!cJSON_IsObject(req)) {
+		relay_proto_error(c, NULL, "invalid_message", NULL, NULL,
+				  "a control message must be a JSON object");
+		goto out;
+	}
+
+	const cJSON *type = cJSON_GetObjectItemCaseSensitive(req, "type");
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(req, "id");
+	const cJSON *usable_id = id && id_valid(id) ? id : NULL;
+
+	if (!type) {
+		relay_proto_error(c, usable_id, "missing_field", "type", NULL,
+				  "the message has no \"type\"");
+		goto out;
+	}
+	if (!cJSON_IsString(type)) {
+		relay_proto_error(c, usable_id, "invalid_field", "type", NULL,
+				  "\"type\" must be a string");
+		goto out;
+	}
+	const struct handler *h = NULL;
+	for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++)
+		if (!strcmp(handlers[i].type, type->valuestring))
+			h = &handlers[i];
+	if (!h) {
+		relay_proto_error(c, usable_id, "unknown_type", "type", NULL,
+				  "unknown message type \"%.64s\"", type->valuestring);
+		goto out;
+	}
+	if (!id) {
+		relay_proto_error(c, NULL, "missing_field", "id", h->type,
+				  "request \"%s\" has no \"id\"", h->type);
+		goto out;
+	}
+	if (!usable_id) {
+		relay_proto_error(c, NULL, "invalid_field", "id", h->type,
+				  "\"id\" must be an integer or a string of at most %d bytes",
+				  ID_STRING_MAX);
+		goto out;
+	}
+	const cJSON *member;
+	cJSON_ArrayForEach(member, req) {
+		if (!field_allowed(member->string, h->fields)) {
+			relay_proto_error(c, id, "unknown_field", member->string, h->type,
+					  "request \"%s\" has no member \"%.64s\"", h->type,
+					  member->string);
+			goto out;
+		}
+	}
+	if (!c->hello_done && h->fn != relay_msg_hello) {
+		relay_proto_error(c, id, "hello_required", NULL, h->type,
+				  "send \"hello\" before \"%s\"", h->type);
+		goto out;
+	}
+	h->fn(c, req, id);
+out:
+	cJSON_Delete(req);
+}
+
+void relay_proto_binary(struct relay_conn *c, const uint8_t *data, size_t len)
+{
+	if (len < 4) {
+		relay_proto_error(c, NULL, "invalid_binary", NULL, NULL,
+				  "a binary message starts with a 4-byte channel id; got %zu bytes",
+				  len);
+		return;
+	}
+	uint32_t channel = (uint32_t)data[0] << 24 | (uint32_t)data[1] << 16 |
+			   (uint32_t)data[2] << 8 | data[3];
+	relay_proto_error(c, NULL, "unknown_channel", NULL, NULL, "channel %u is not open",
+			  channel);
+}
+
+void relay_proto_too_large(struct relay_conn *c, size_t len)
+{
+	relay_proto_error(c, NULL, "message_too_large", NULL, NULL,
+			  "message of %zu bytes is over the limit of %ld bytes", len,
+			  relay_server_config(c->srv)->max_message_bytes);
+}

@@ -1,0 +1,273 @@
+/* The server: configuration, token, listeners, connections, start and stop. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define STOP_GRACE_MS 2000   /* time given to clients to receive the shutdown */
+
+struct relay_server {
+	uv_loop_t *loop;                  /* borrowed from main */
+	struct relay_config cfg;
+	char token[RELAY_TOKEN_HEX + 1];
+	int port;
+	char socket_path[128];
+	char started_at[32];              /* ISO 8601 UTC */
+	uint64_t started_ms;
+	struct relay_ws *ws;
+	struct relay_unix *ux;
+	struct relay_conn *conns;         /* all transports */
+	uint64_t next_conn_id;
+	struct relay_backoff backoff;
+	bool stopping;
+	uv_timer_t stop_timer;
+	uint64_t stop_deadline_ms;
+	void (*done)(void *arg);
+	void *done_arg;
+};
+
+uint64_t relay_now_ms(void)
+{
+	return uv_hrtime() / 1000000;
+}
+
+const struct relay_config *relay_server_config(const struct relay_server *srv)
+{
+	return &srv->cfg;
+}
+
+const char *relay_server_token(const struct relay_server *srv)
+{
+	return srv->token;
+}
+
+struct relay_backoff *relay_server_backoff(struct relay_server *srv)
+{
+	return &srv->backoff;
+}
+
+bool relay_server_stopping(const struct relay_server *srv)
+{
+	return srv->stopping;
+}
+
+int relay_server_port(const struct relay_server *srv)
+{
+	return srv->port;
+}
+
+void relay_server_add_conn(struct relay_server *srv, struct relay_conn *c)
+{
+	c->id = ++srv->next_conn_id;
+	c->next = srv->conns;
+	if (srv->conns)
+		srv->conns->prev = c;
+	srv->conns = c;
+}
+
+void relay_server_remove_conn(struct relay_server *srv, struct relay_conn *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else if (srv->conns == c)
+		srv->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+}
+
+void relay_server_info(const struct relay_server *srv, struct relay_server_info *out)
+{
+	out->pid = (int)getpid();
+	out->port = srv->port;
+	out->socket_path = srv->socket_path;
+	out->uptime_ms = relay_now_ms() - srv->started_ms;
+	out->started_at = srv->started_at;
+	out->connections_ws = srv->ws ? relay_ws_count(srv->ws) : 0;
+	out->connections_unix = srv->ux ? relay_unix_count(srv->ux) : 0;
+}
+
+/* The TCP listener: 127.0.0.1 only, never 0.0.0.0 or ::. */
+static int listen_loopback(int port, int *bound_port, char err[RELAY_ERR_MAX])
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	socklen_t len = sizeof sa;
+	int one = 1;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof sa) || listen(fd, 128) ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len)) {
+		int e = errno;
+		snprintf(err, RELAY_ERR_MAX, "cannot listen on 127.0.0.1:%d: %s%s", port, strerror(e),
+			 e == EADDRINUSE ? " (another tetherd or program has it; choose "
+					   "another with --port, or --port 0)" : "");
+		if (fd >= 0)
+			close(fd);
+		return -e;
+	}
+	*bound_port = ntohs(sa.sin_port);
+	return fd;
+}
+
+static int write_endpoint(struct relay_server *srv)
+{
+	cJSON *ep = cJSON_CreateObject();
+	char url[64];
+	snprintf(url, sizeof url, "ws://127.0.0.1:%d/ws", srv->port);
+	cJSON_AddStringToObject(ep, "url", url);
+	cJSON_AddNumberToObject(ep, "port", srv->port);
+	cJSON_AddNumberToObject(ep, "pid", (double)getpid());
+	cJSON_AddStringToObject(ep, "version", TETHER_VERSION);
+	cJSON_AddNumberToObject(ep, "protocol", RELAY_PROTOCOL_VERSION);
+	cJSON_AddStringToObject(ep, "socket", srv->socket_path);
+	cJSON_AddStringToObject(ep, "started_at", srv->started_at);
+	char *text = cJSON_Print(ep);
+	cJSON_Delete(ep);
+	if (!text)
+		return -ENOMEM;
+	int rc = relay_write_file_atomic(srv->cfg.runtime_dir, RELAY_ENDPOINT_NAME, text);
+	cJSON_free(text);
+	return rc;
+}
+
+static void remove_runtime_files(struct relay_server *srv)
+{
+	static const char *const names[] = { RELAY_ENDPOINT_NAME, RELAY_TOKEN_NAME };
+	char path[256];
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (!relay_runtime_path(path, sizeof path, srv->cfg.runtime_dir, names[i]))
+			unlink(path);
+	unlink(srv->socket_path);
+}
+
+int relay_server_start(uv_loop_t *loop, const struct relay_config *cfg,
+		       struct relay_server **out, char err[RELAY_ERR_MAX])
+{
+	struct relay_server *srv = calloc(1, sizeof *srv);
+	int rc, fd;
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (!srv) {
+		snprintf(err, RELAY_ERR_MAX, "out of memory");
+		return -ENOMEM;
+	}
+	srv->loop = loop;
+	srv->cfg = *cfg;
+	srv->started_ms = relay_now_ms();
+	gmtime_r(&now, &tm);
+	strftime(srv->started_at, sizeof srv->started_at, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (relay_runtime_path(srv->socket_path, sizeof srv->socket_path, cfg->runtime_dir,
+			       RELAY_SOCKET_NAME) || strlen(srv->socket_path) >= 108) {
+		snprintf(err, RELAY_ERR_MAX, "runtime dir %s is too long for a unix socket path",
+			 cfg->runtime_dir);
+		rc = -ENAMETOOLONG;
+		goto fail_free;
+	}
+	rc = relay_token_generate(srv->token);
+	if (rc) {
+		snprintf(err, RELAY_ERR_MAX, "getrandom: %s", strerror(-rc));
+		goto fail_free;
+	}
+	fd = listen_loopback(cfg->port, &srv->port, err);
+	if (fd < 0) {
+		rc = fd;
+		goto fail_free;
+	}
+	rc = relay_ws_start(srv, loop, fd, &srv->ws, err);
+	if (rc) {
+		close(fd);
+		goto fail_free;
+	}
+	rc = relay_unix_start(srv, loop, srv->socket_path, &srv->ux, err);
+	if (rc)
+		goto fail_ws;
+	/* The token file first: a client that sees the endpoint can read it. */
+	rc = relay_write_file_atomic(cfg->runtime_dir, RELAY_TOKEN_NAME, srv->token);
+	if (!rc)
+		rc = write_endpoint(srv);
+	if (rc) {
+		snprintf(err, RELAY_ERR_MAX, "cannot write into runtime dir %s: %s", cfg->runtime_dir,
+			 strerror(-rc));
+		goto fail_unix;
+	}
+	uv_timer_init(loop, &srv->stop_timer);
+	*out = srv;
+	return 0;
+
+fail_unix:
+	remove_runtime_files(srv);
+	relay_unix_stop(srv->ux);
+fail_ws:
+	relay_ws_stop(srv->ws);
+	/* The handles close on the loop's next turns; main exits after a failed
+	 * start, so the few bytes of srv are not worth a deferred free. */
+	return rc;
+fail_free:
+	free(srv);
+	return rc;
+}
+
+static void stop_timer_closed(uv_handle_t *h)
+{
+	struct relay_server *srv = h->data;
+	void (*done)(void *) = srv->done;
+	void *arg = srv->done_arg;
+	explicit_bzero(srv->token, sizeof srv->token);
+	free(srv);
+	if (done)
+		done(arg);
+}
+
+static void stop_tick(uv_timer_t *t)
+{
+	struct relay_server *srv = t->data;
+	bool deadline = relay_now_ms() >= srv->stop_deadline_ms;
+
+	if (srv->conns && !deadline)
+		return;
+	/* Clients had their chance; now the transports tear down what is left. */
+	relay_ws_stop(srv->ws);
+	relay_unix_stop(srv->ux);
+	if (!relay_ws_stopped(srv->ws) || !relay_unix_stopped(srv->ux))
+		return;
+	relay_ws_free(srv->ws);
+	relay_unix_free(srv->ux);
+	srv->ws = NULL;
+	srv->ux = NULL;
+	uv_timer_stop(t);
+	uv_close((uv_handle_t *)t, stop_timer_closed);
+}
+
+void relay_server_stop(struct relay_server *srv, const char *reason,
+		       void (*done)(void *arg), void *arg)
+{
+	if (srv->stopping)
+		return;
+	srv->stopping = true;
+	srv->done = done;
+	srv->done_arg = arg;
+	relay_log(RELAY_LOG_INFO, "stopping: %s", reason);
+	relay_ws_stop_listening(srv->ws);
+	relay_unix_stop_listening(srv->ux);
+	remove_runtime_files(srv);
+	for (struct relay_conn *c = srv->conns; c; c = c->next) {
+		cJSON *ev = cJSON_CreateObject();
+		cJSON_AddStringToObject(ev, "type", "shutdown");
+		cJSON_AddStringToObject(ev, "reason", reason);
+		relay_conn_send_json(c, ev);
+		relay_conn_close(c, 1001, reason);
+	}
+	srv->stop_deadline_ms = relay_now_ms() + STOP_GRACE_MS;
+	srv->stop_timer.data = srv;
+	uv_timer_start(&srv->stop_timer, stop_tick, 0, 10);
+}

@@ -1,0 +1,426 @@
+/* tether: the CLI. One function per command, one table to dispatch them. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define EXIT_USAGE 2
+#define DAEMON_START_TIMEOUT_MS 10000
+
+struct options {
+	bool json;
+	char runtime_dir[100];
+};
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "tether: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, " (see tether --help)\n");
+	return EXIT_USAGE;
+}
+
+/* Parses the options a command accepts: --json (when allow_json) and
+ * --runtime-dir. Returns 0 or an exit code. */
+static int parse_options(int argc, char **argv, bool allow_json, struct options *o)
+{
+	relay_runtime_dir_default(o->runtime_dir, sizeof o->runtime_dir);
+	o->json = false;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if (allow_json && !strcmp(a, "--json")) {
+			o->json = true;
+		} else if (!strcmp(a, "--runtime-dir") || !strncmp(a, "--runtime-dir=", 14)) {
+			const char *v = a[13] == '=' ? a + 14 : (i + 1 < argc ? argv[++i] : NULL);
+			if (!v)
+				return usage_error("option %s needs a value", "--runtime-dir");
+			if (!*v || strlen(v) >= sizeof o->runtime_dir)
+				return usage_error("--runtime-dir '%s' is empty or too long", v);
+			strcpy(o->runtime_dir, v);
+		} else {
+			return usage_error("unknown option '%s'", a);
+		}
+	}
+	return 0;
+}
+
+static char *read_small_file(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	char *buf = malloc(65537);
+	size_t n = buf ? fread(buf, 1, 65536, f) : 0;
+	fclose(f);
+	if (buf)
+		buf[n] = 0;
+	return buf;
+}
+
+/* Loads endpoint.json and the token of the running daemon. */
+static int load_endpoint(const struct options *o, cJSON **out)
+{
+	char path[256];
+	relay_runtime_path(path, sizeof path, o->runtime_dir, RELAY_ENDPOINT_NAME);
+	char *text = read_small_file(path);
+	if (!text) {
+		fprintf(stderr, "tether: tetherd is not running for this user (no %s); start it "
+			"with `tetherd` or `tether connect`\n", path);
+		return 1;
+	}
+	cJSON *ep = cJSON_Parse(text);
+	free(text);
+	const cJSON *pid = cJSON_GetObjectItemCaseSensitive(ep, "pid");
+	if (!cJSON_IsObject(ep) || !cJSON_IsNumber(pid)) {
+		fprintf(stderr, "tether: %s is malformed\n", path);
+		cJSON_Delete(ep);
+		return 1;
+	}
+	if (kill((pid_t)pid->valuedouble, 0) && errno == ESRCH) {
+		fprintf(stderr, "tether: tetherd (pid %.0f) is not running; %s is stale\n",
+			pid->valuedouble, path);
+		cJSON_Delete(ep);
+		return 1;
+	}
+	relay_runtime_path(path, sizeof path, o->runtime_dir, RELAY_TOKEN_NAME);
+	char *token = read_small_file(path);
+	if (!token || strlen(token) != RELAY_TOKEN_HEX) {
+		fprintf(stderr, "tether: cannot read the token in %s: %s\n", path,
+			token ? "malformed" : strerror(errno));
+		free(token);
+		cJSON_Delete(ep);
+		return 1;
+	}
+	cJSON_AddStringToObject(ep, "token", token);
+	explicit_bzero(token, strlen(token));
+	free(token);
+	*out = ep;
+	return 0;
+}
+
+static int cmd_endpoint(int argc, char **argv)
+{
+	struct options o;
+	cJSON *ep;
+	int rc = parse_options(argc, argv, true, &o);
+	if (rc || (rc = load_endpoint(&o, &ep)))
+		return rc;
+	if (o.json) {
+		char *text = cJSON_PrintUnformatted(ep);
+		printf("%s\n", text);
+		cJSON_free(text);
+	} else {
+		printf("url:     %s\n", cJSON_GetStringValue(cJSON_GetObjectItem(ep, "url")));
+		printf("port:    %.0f\n", cJSON_GetObjectItem(ep, "port")->valuedouble);
+		printf("token:   %s\n", cJSON_GetStringValue(cJSON_GetObjectItem(ep, "token")));
+		printf("pid:     %.0f\n", cJSON_GetObjectItem(ep, "pid")->valuedouble);
+		printf("version: %s\n", cJSON_GetStringValue(cJSON_GetObjectItem(ep, "version")));
+		printf("socket:  %s\n", cJSON_GetStringValue(cJSON_GetObjectItem(ep, "socket")));
+		printf("Send the token as `Authorization: Bearer <token>`; it changes at every start.\n");
+	}
+	cJSON_Delete(ep);
+	return 0;
+}
+
+/* ---- the unix-socket client, blocking (a CLI owns its process) ---------- */
+
+static int connect_socket(const char *dir)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (relay_runtime_path(sa.sun_path, sizeof sa.sun_path, dir, RELAY_SOCKET_NAME))
+		return -ENAMETOOLONG;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa)) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int read_all(int fd, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+	while (len) {
+		ssize_t n = read(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n ? -errno : -EPIPE;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Sends one request and returns its reply (or error) message. */
+static cJSON *request(int fd, const char *json, char *why, size_t why_len)
+{
+	uint8_t hdr[RELAY_FRAME_HEADER];
+	relay_frame_header_write(hdr, RELAY_FRAME_TEXT, (uint32_t)strlen(json));
+	if (write_all(fd, hdr, sizeof hdr) || write_all(fd, json, strlen(json))) {
+		snprintf(why, why_len, "cannot write to tetherd: %s", strerror(errno));
+		return NULL;
+	}
+	for (;;) {
+		if (read_all(fd, hdr, sizeof hdr)) {
+			snprintf(why, why_len, "tetherd closed the connection");
+			return NULL;
+		}
+		uint32_t len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
+			       (uint32_t)hdr[2] << 8 | hdr[3];
+		char *buf = len <= (64u << 20) ? malloc((size_t)len + 1) : NULL;
+		if (!buf || read_all(fd, buf, len)) {
+			free(buf);
+			snprintf(why, why_len, "bad reply from tetherd");
+			return NULL;
+		}
+		buf[len] = 0;
+		cJSON *msg = hdr[4] == RELAY_FRAME_TEXT ? cJSON_Parse(buf) : NULL;
+		free(buf);
+		if (msg && cJSON_GetObjectItem(msg, "id"))
+			return msg;   /* replies carry our id; events do not */
+		cJSON_Delete(msg);
+	}
+}
+
+static int cmd_status(int argc, char **argv)
+{
+	struct options o;
+	char why[256];
+	int rc = parse_options(argc, argv, true, &o);
+	if (rc)
+		return rc;
+	int fd = connect_socket(o.runtime_dir);
+	if (fd < 0) {
+		if (o.json)
+			printf("{\"running\":false}\n");
+		fprintf(stderr, "tether: tetherd is not running for this user (%s/%s: %s)\n",
+			o.runtime_dir, RELAY_SOCKET_NAME, strerror(-fd));
+		return 1;
+	}
+	cJSON *hello = request(fd, "{\"type\":\"hello\",\"id\":1,\"protocol\":1,"
+				   "\"client\":{\"name\":\"tether status\",\"version\":\""
+				   TETHER_VERSION "\"}}", why, sizeof why);
+	cJSON *st = hello ? request(fd, "{\"type\":\"status\",\"id\":2}", why, sizeof why) : NULL;
+	close(fd);
+	if (!st || strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(st, "type")), "status")) {
+		const char *m = st ? cJSON_GetStringValue(cJSON_GetObjectItem(st, "message")) : why;
+		fprintf(stderr, "tether: status failed: %s\n", m ? m : "unexpected reply");
+		cJSON_Delete(hello);
+		cJSON_Delete(st);
+		return 1;
+	}
+	cJSON_DeleteItemFromObject(st, "type");
+	cJSON_DeleteItemFromObject(st, "id");
+	if (o.json) {
+		cJSON_AddTrueToObject(st, "running");
+		char *text = cJSON_PrintUnformatted(st);
+		printf("%s\n", text);
+		cJSON_free(text);
+	} else {
+		const cJSON *listen = cJSON_GetObjectItem(st, "listen");
+		const cJSON *conns = cJSON_GetObjectItem(st, "connections");
+		printf("tetherd %s running, pid %.0f, up %.1f s (since %s)\n",
+		       cJSON_GetStringValue(cJSON_GetObjectItem(st, "version")),
+		       cJSON_GetObjectItem(st, "pid")->valuedouble,
+		       cJSON_GetObjectItem(st, "uptime_ms")->valuedouble / 1000.0,
+		       cJSON_GetStringValue(cJSON_GetObjectItem(st, "started_at")));
+		printf("  websocket:   ws://127.0.0.1:%.0f/ws\n",
+		       cJSON_GetObjectItem(listen, "port")->valuedouble);
+		printf("  unix socket: %s\n", cJSON_GetStringValue(cJSON_GetObjectItem(listen, "socket")));
+		printf("  connections: %.0f (websocket %.0f, unix %.0f, max %.0f per transport)\n",
+		       cJSON_GetObjectItem(conns, "total")->valuedouble,
+		       cJSON_GetObjectItem(conns, "websocket")->valuedouble,
+		       cJSON_GetObjectItem(conns, "unix")->valuedouble,
+		       cJSON_GetObjectItem(conns, "max")->valuedouble);
+	}
+	cJSON_Delete(hello);
+	cJSON_Delete(st);
+	return 0;
+}
+
+/* ---- connect: stdio <-> unix socket, starting tetherd when needed ------- */
+
+static int spawn_daemon(const char *dir)
+{
+	char self[PATH_MAX], daemon[PATH_MAX + 16], log[256];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	const char *exe = "tetherd";
+	if (n > 0) {
+		self[n] = 0;
+		char *slash = strrchr(self, '/');
+		if (slash) {
+			*slash = 0;
+			snprintf(daemon, sizeof daemon, "%s/tetherd", self);
+			if (access(daemon, X_OK) == 0)
+				exe = daemon;
+		}
+	}
+	relay_runtime_path(log, sizeof log, dir, RELAY_LOG_NAME);
+	if (relay_runtime_dir_prepare(dir, self)) {
+		fprintf(stderr, "tether: %s\n", self);
+		return -EPERM;
+	}
+	pid_t pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		/* Double fork: the daemon is nobody's child and has no terminal. */
+		setsid();
+		if (fork() != 0)
+			_exit(0);
+		int null = open("/dev/null", O_RDWR);
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		execlp(exe, exe, "--runtime-dir", dir, "--log-file", log, (char *)NULL);
+		_exit(127);
+	}
+	int status;
+	waitpid(pid, &status, 0);
+	return 0;
+}
+
+static int connect_or_start(const char *dir)
+{
+	int fd = connect_socket(dir);
+	if (fd >= 0 || (fd != -ENOENT && fd != -ECONNREFUSED))
+		return fd;
+	int rc = spawn_daemon(dir);
+	if (rc)
+		return rc;
+	for (int waited = 0; waited < DAEMON_START_TIMEOUT_MS; waited += 20) {
+		fd = connect_socket(dir);
+		if (fd >= 0)
+			return fd;
+		usleep(20000);
+	}
+	fprintf(stderr, "tether: started tetherd but it did not come up within %d s; see %s/%s\n",
+		DAEMON_START_TIMEOUT_MS / 1000, dir, RELAY_LOG_NAME);
+	return -ETIMEDOUT;
+}
+
+static int cmd_connect(int argc, char **argv)
+{
+	struct options o;
+	int rc = parse_options(argc, argv, false, &o);
+	if (rc)
+		return rc;
+	int fd = connect_or_start(o.runtime_dir);
+	if (fd < 0) {
+		fprintf(stderr, "tether: cannot reach tetherd at %s/%s: %s\n", o.runtime_dir,
+			RELAY_SOCKET_NAME, strerror(-fd));
+		return 1;
+	}
+	/* A byte pump: the daemon speaks the same framing as our stdio. */
+	struct pollfd p[2] = { { .fd = STDIN_FILENO, .events = POLLIN },
+			       { .fd = fd, .events = POLLIN } };
+	static uint8_t buf[65536];
+	bool stdin_open = true;
+	for (;;) {
+		p[0].fd = stdin_open ? STDIN_FILENO : -1;
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[1].revents) {
+			ssize_t n = read(fd, buf, sizeof buf);
+			if (n <= 0 || write_all(STDOUT_FILENO, buf, (size_t)n))
+				break;   /* daemon closed, or nobody reads our stdout */
+		}
+		if (stdin_open && p[0].revents) {
+			ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
+			if (n <= 0) {
+				stdin_open = false;
+				shutdown(fd, SHUT_WR);
+			} else if (write_all(fd, buf, (size_t)n)) {
+				break;
+			}
+		}
+	}
+	close(fd);
+	return 0;
+}
+
+static int cmd_help(int argc, char **argv);
+
+static const struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *synopsis;
+} commands[] = {
+	{ "endpoint", cmd_endpoint, "endpoint [--json]   URL, port, token and pid of the running tetherd" },
+	{ "status", cmd_status, "status [--json]     what the running tetherd is doing" },
+	{ "connect", cmd_connect, "connect             speak the protocol on stdin/stdout (starts tetherd)" },
+	{ "help", cmd_help, "help                this text" },
+};
+
+static int cmd_help(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("usage: tether COMMAND [options]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		printf("  tether %s\n", commands[i].synopsis);
+	printf("\noptions of every command:\n"
+	       "  --runtime-dir DIR   tetherd's runtime dir (default $TETHER_RUNTIME_DIR or\n"
+	       "                      /tmp/tether-UID)\n"
+	       "  --version, --help\n"
+	       "\nexit codes: 0 ok, 1 failed (e.g. tetherd not running), 2 usage error\n");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	signal(SIGPIPE, SIG_IGN);
+	if (argc < 2)
+		return cmd_help(0, NULL), EXIT_USAGE;
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
+		return cmd_help(0, NULL);
+	if (!strcmp(argv[1], "--version")) {
+		printf("tether %s (protocol %d)\n", TETHER_VERSION, RELAY_PROTOCOL_VERSION);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+		if (strcmp(argv[1], commands[i].name))
+			continue;
+		for (int k = 2; k < argc; k++)
+			if (!strcmp(argv[k], "--help") || !strcmp(argv[k], "-h"))
+				return cmd_help(0, NULL);
+		return commands[i].fn(argc - 2, argv + 2);
+	}
+	if (argv[1][0] == '-')
+		return usage_error("unknown option '%s'", argv[1]);
+	return usage_error("unknown command '%s'", argv[1]);
+}

@@ -1,0 +1,182 @@
+/* tetherd: main owns the loop; everything else is handed what it needs. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define EXIT_USAGE 2
+
+struct daemon {
+	uv_loop_t loop;
+	uv_signal_t sigterm, sigint;
+	struct relay_server *srv;
+	int exit_code;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: tetherd [options]\n"
+		"\n"
+		"The tether daemon: serves terminals, agent hooks and inference to IDE plugins\n"
+		"over a WebSocket on 127.0.0.1 and a unix socket (docs/protocol.md).\n"
+		"\n"
+		"options:\n"
+		"  --config PATH          JSON config file (default: ~/.config/tether/tetherd.json\n"
+		"                         if it exists); flags override it\n");
+	relay_config_print_help(out);
+	fprintf(out,
+		"  --version              print the version and exit\n"
+		"  --help                 print this help and exit\n"
+		"\n"
+		"Clients find the port and token with `tether endpoint --json`.\n");
+}
+
+static void on_stopped(void *arg)
+{
+	struct daemon *d = arg;
+	uv_close((uv_handle_t *)&d->sigterm, NULL);
+	uv_close((uv_handle_t *)&d->sigint, NULL);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct daemon *d = h->data;
+	char reason[64];
+	snprintf(reason, sizeof reason, "tetherd is stopping (%s)",
+		 signum == SIGTERM ? "SIGTERM" : "SIGINT");
+	if (d->srv) {
+		struct relay_server *srv = d->srv;
+		d->srv = NULL;
+		relay_server_stop(srv, reason, on_stopped, d);
+	}
+}
+
+/* Reads --config (both spellings) without judging the other flags yet. */
+static const char *find_config_flag(int argc, char **argv, bool *missing_value)
+{
+	*missing_value = false;
+	for (int i = 1; i < argc; i++) {
+		if (!strncmp(argv[i], "--config=", 9))
+			return argv[i] + 9;
+		if (!strcmp(argv[i], "--config")) {
+			if (i + 1 >= argc)
+				*missing_value = true;
+			return i + 1 < argc ? argv[i + 1] : NULL;
+		}
+	}
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	struct relay_config cfg;
+	char err[RELAY_ERR_MAX] = "", path[1024];
+	struct daemon d = { .exit_code = 0 };
+	bool missing;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			usage(stdout);
+			return 0;
+		}
+		if (!strcmp(argv[i], "--version")) {
+			printf("tetherd %s (protocol %d)\n", TETHER_VERSION, RELAY_PROTOCOL_VERSION);
+			return 0;
+		}
+	}
+	relay_config_defaults(&cfg);
+	const char *config = find_config_flag(argc, argv, &missing);
+	if (missing) {
+		fprintf(stderr, "tetherd: option --config needs a value\n");
+		return EXIT_USAGE;
+	}
+	if (config) {
+		if (relay_config_load_file(&cfg, config, err)) {
+			fprintf(stderr, "tetherd: %s\n", err);
+			return EXIT_USAGE;
+		}
+	} else if (!relay_config_default_path(path, sizeof path) && access(path, F_OK) == 0) {
+		if (relay_config_load_file(&cfg, path, err)) {
+			fprintf(stderr, "tetherd: %s\n", err);
+			return EXIT_USAGE;
+		}
+	}
+	if (relay_config_parse_args(&cfg, argc, argv, err)) {
+		fprintf(stderr, "tetherd: %s\n", err);
+		return EXIT_USAGE;
+	}
+
+	/* A Windows-side wsl.exe that goes away takes our stdout's reader with it. */
+	signal(SIGPIPE, SIG_IGN);
+	umask(0077);
+	if (relay_log_open(cfg.log_file, cfg.log_level)) {
+		fprintf(stderr, "tetherd: cannot open log file %s: %s\n", cfg.log_file,
+			strerror(errno));
+		return 1;
+	}
+	if (relay_runtime_dir_prepare(cfg.runtime_dir, err)) {
+		relay_log(RELAY_LOG_ERROR, "%s", err);
+		if (*cfg.log_file)
+			fprintf(stderr, "tetherd: %s\n", err);
+		return 1;
+	}
+	long holder = 0;
+	int lock_fd = relay_lock_acquire(cfg.runtime_dir, &holder);
+	if (lock_fd < 0) {
+		if (lock_fd == -EBUSY)
+			snprintf(err, sizeof err, "another tetherd (pid %ld) is running for this user "
+				 "in %s", holder, cfg.runtime_dir);
+		else
+			snprintf(err, sizeof err, "cannot lock %s/%s: %s", cfg.runtime_dir,
+				 RELAY_LOCK_NAME, strerror(-lock_fd));
+		relay_log(RELAY_LOG_ERROR, "%s", err);
+		if (*cfg.log_file)
+			fprintf(stderr, "tetherd: %s\n", err);
+		return 1;
+	}
+
+	uv_loop_init(&d.loop);
+	if (relay_server_start(&d.loop, &cfg, &d.srv, err)) {
+		relay_log(RELAY_LOG_ERROR, "%s", err);
+		if (*cfg.log_file)
+			fprintf(stderr, "tetherd: %s\n", err);
+		return 1;
+	}
+	uv_signal_init(&d.loop, &d.sigterm);
+	uv_signal_init(&d.loop, &d.sigint);
+	d.sigterm.data = d.sigint.data = &d;
+	uv_signal_start(&d.sigterm, on_signal, SIGTERM);
+	uv_signal_start(&d.sigint, on_signal, SIGINT);
+
+	int port = relay_server_port(d.srv);
+	relay_log(RELAY_LOG_INFO, "tetherd %s pid %d listening on ws://127.0.0.1:%d/ws and %s/%s",
+		  TETHER_VERSION, (int)getpid(), port, cfg.runtime_dir, RELAY_SOCKET_NAME);
+	if (isatty(STDOUT_FILENO)) {
+		char dflt[sizeof cfg.runtime_dir], where[sizeof cfg.runtime_dir + 16] = "";
+		relay_runtime_dir_default(dflt, sizeof dflt);
+		if (strcmp(dflt, cfg.runtime_dir))
+			snprintf(where, sizeof where, " --runtime-dir %s", cfg.runtime_dir);
+		printf("tetherd %s is running on ws://127.0.0.1:%d/ws (Ctrl-C stops it)\n"
+		       "  endpoint and token:  tether endpoint --json%s\n"
+		       "  status:              tether status%s\n"
+		       "  stdio transport:     tether connect%s\n"
+		       "  health:              curl http://127.0.0.1:%d/healthz\n",
+		       TETHER_VERSION, port, where, where, where, port);
+		fflush(stdout);
+	}
+
+	uv_run(&d.loop, UV_RUN_DEFAULT);
+	int rc = uv_loop_close(&d.loop);
+	if (rc)
+		relay_log(RELAY_LOG_WARN, "loop closed with handles open: %s", uv_strerror(rc));
+	relay_log(RELAY_LOG_INFO, "stopped");
+	relay_log_close();
+	close(lock_fd);
+	return d.exit_code;
+}

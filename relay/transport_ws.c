@@ -1,0 +1,442 @@
+/* WebSocket transport: libwebsockets on main's libuv loop. We own the TCP
+ * listener (127.0.0.1 only) and hand accepted sockets to lws; every HTTP
+ * request passes the Host, Origin and token checks before anything else. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <libwebsockets.h>
+
+#include "internal.h"
+
+_Static_assert(LWS_PRE <= RELAY_OUT_HEADROOM, "RELAY_OUT_HEADROOM must hold LWS_PRE");
+
+#define WS_PATH "/ws"
+#define HEADER_MAX 1024
+
+struct relay_ws {
+	struct relay_server *srv;         /* borrowed */
+	struct lws_context *context;      /* lws sets it NULL once destroyed */
+	struct lws_vhost *vhost;
+	lws_retry_bo_t retry;             /* ping and idle policy */
+	int listen_fd;                    /* -1 once closed */
+	uv_poll_t poll;
+	bool poll_closed;
+	bool destroying;
+	long count;                       /* established WebSocket connections */
+};
+
+/* lws's per-connection user data. */
+struct ws_session {
+	struct relay_conn *conn;          /* owned; NULL until established */
+	uint8_t *rx;                      /* message being reassembled */
+	size_t rx_len;
+	size_t rx_total;                  /* bytes of the message so far, kept or not */
+	bool rx_binary;
+	bool rx_active;
+	bool rx_discard;                  /* over max_message_bytes */
+};
+
+static void ws_kick(struct relay_conn *c)
+{
+	lws_callback_on_writable(c->transport);
+}
+
+static void ws_set_paused(struct relay_conn *c, bool paused)
+{
+	lws_rx_flow_control(c->transport, paused ? 0 : 1);
+}
+
+static const struct relay_transport_ops ws_ops = {
+	.name = "websocket",
+	.kick = ws_kick,
+	.set_paused = ws_set_paused,
+	.close = ws_kick,   /* the writable callback closes once the queue is empty */
+};
+
+/* Copies a header into buf; returns NULL when absent. */
+static const char *header(struct lws *wsi, enum lws_token_indexes h, char *buf, int size)
+{
+	if (lws_hdr_total_length(wsi, h) <= 0)
+		return NULL;
+	if (lws_hdr_copy(wsi, buf, size, h) < 0)
+		return "";   /* present but too long: never a valid value */
+	return buf;
+}
+
+/* Sends a complete HTTP response. Returns 0 or -1 (close). */
+static int http_respond(struct lws *wsi, unsigned status, const char *body,
+			const char *extra_name, const char *extra_value)
+{
+	uint8_t head[LWS_PRE + 512], *start = head + LWS_PRE, *p = start,
+		*end = head + sizeof head - 1;
+	size_t n = strlen(body);
+	uint8_t out[LWS_PRE + 256];
+
+	if (n > sizeof out - LWS_PRE)
+		n = sizeof out - LWS_PRE;
+	memcpy(out + LWS_PRE, body, n);
+	if (lws_add_http_common_headers(wsi, status, "application/json", n, &p, end) ||
+	    lws_add_http_header_by_name(wsi, (const uint8_t *)"cache-control:",
+					(const uint8_t *)"no-store", 8, &p, end) ||
+	    (extra_name && lws_add_http_header_by_name(wsi, (const uint8_t *)extra_name,
+						       (const uint8_t *)extra_value,
+						       (int)strlen(extra_value), &p, end)) ||
+	    lws_finalize_write_http_header(wsi, start, &p, end))
+		return -1;
+	if (lws_write(wsi, out + LWS_PRE, n, LWS_WRITE_HTTP_FINAL) != (int)n)
+		return -1;
+	return 0;
+}
+
+static int http_error(struct lws *wsi, unsigned status, const char *code, const char *message,
+		      const char *extra_name, const char *extra_value)
+{
+	char body[256];
+	snprintf(body, sizeof body, "{\"error\":\"%s\",\"message\":\"%s\"}", code, message);
+	return http_respond(wsi, status, body, extra_name, extra_value);
+}
+
+enum check { CHECK_OK, CHECK_REJECTED, CHECK_FAILED };
+
+/* Steps 1-2 and 4-5 of the handshake in docs/protocol.md. With
+ * need_token false only Host and Origin are checked (/healthz). */
+static enum check check_request(struct relay_ws *ws, struct lws *wsi, bool need_token)
+{
+	struct relay_server *srv = ws->srv;
+	const struct relay_config *cfg = relay_server_config(srv);
+	char host[HEADER_MAX], origin[HEADER_MAX], auth[HEADER_MAX], protos[HEADER_MAX], peer[64];
+	const char *h = header(wsi, WSI_TOKEN_HOST, host, sizeof host);
+	const char *o = header(wsi, WSI_TOKEN_ORIGIN, origin, sizeof origin);
+	int rc;
+
+	lws_get_peer_simple(wsi, peer, sizeof peer);
+	if (!relay_host_allowed(h, relay_server_port(srv))) {
+		relay_log(RELAY_LOG_WARN, "refused %s: Host '%.80s' is not loopback (DNS rebinding?)",
+			  peer, h ? h : "(none)");
+		rc = http_error(wsi, 403, "forbidden_host",
+				"Host must be 127.0.0.1:PORT, localhost:PORT or [::1]:PORT",
+				NULL, NULL);
+		return rc ? CHECK_FAILED : CHECK_REJECTED;
+	}
+	if (!relay_origin_allowed(o, cfg)) {
+		relay_log(RELAY_LOG_WARN, "refused %s: Origin '%.80s' is not allowed", peer, o);
+		rc = http_error(wsi, 403, "forbidden_origin",
+				"this Origin is not on the allowed_origins list", NULL, NULL);
+		return rc ? CHECK_FAILED : CHECK_REJECTED;
+	}
+	if (!need_token)
+		return CHECK_OK;
+
+	struct relay_backoff *bo = relay_server_backoff(srv);
+	uint64_t now = relay_now_ms(), wait_ms = relay_backoff_remaining(bo, now);
+	if (wait_ms) {
+		char retry[24];
+		snprintf(retry, sizeof retry, "%llu", (unsigned long long)(wait_ms + 999) / 1000);
+		relay_log(RELAY_LOG_WARN, "refused %s: authentication back-off, %s s left", peer, retry);
+		rc = http_error(wsi, 429, "auth_backoff",
+				"too many failed authentications; retry later", "retry-after:", retry);
+		return rc ? CHECK_FAILED : CHECK_REJECTED;
+	}
+	const char *a = header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, auth, sizeof auth);
+	const char *p = header(wsi, WSI_TOKEN_PROTOCOL, protos, sizeof protos);
+	const char *tok = NULL;
+	size_t tok_len = 0;
+	bool found = relay_bearer_token(a, &tok, &tok_len) ||
+		     relay_subprotocol_token(p, &tok, &tok_len);
+	if (!found || !relay_token_equal(tok, tok_len, relay_server_token(srv))) {
+		relay_backoff_failure(bo, now);
+		relay_log(RELAY_LOG_WARN, "refused %s: %s token (%u failures in a row)", peer,
+			  found ? "wrong" : "no", bo->failures);
+		rc = http_error(wsi, 401, "unauthorized",
+				"send Authorization: Bearer <token> (see tether endpoint)",
+				"www-authenticate:", "Bearer");
+		return rc ? CHECK_FAILED : CHECK_REJECTED;
+	}
+	relay_backoff_success(bo);
+	return CHECK_OK;
+}
+
+static int on_http(struct relay_ws *ws, struct lws *wsi, const char *path)
+{
+	bool healthz = !strcmp(path, "/healthz");
+	enum check ck = check_request(ws, wsi, !healthz);
+	int rc;
+
+	if (ck == CHECK_FAILED)
+		return -1;
+	if (ck == CHECK_REJECTED)
+		rc = 0;
+	else if (healthz)
+		rc = http_respond(wsi, 200, "{\"status\":\"ok\",\"version\":\"" TETHER_VERSION "\"}",
+				  NULL, NULL);
+	else
+		rc = http_error(wsi, 404, "not_found", "no such path; the WebSocket is at " WS_PATH,
+				NULL, NULL);
+	if (rc || lws_http_transaction_completed(wsi))
+		return -1;
+	return 0;
+}
+
+/* Returns what LWS_CALLBACK_HTTP_CONFIRM_UPGRADE must: 0 to proceed, 1 when
+ * we answered with an HTTP error, -1 to hang up. */
+static int on_confirm_upgrade(struct relay_ws *ws, struct lws *wsi)
+{
+	char path[256];
+	enum check ck = check_request(ws, wsi, true);
+
+	if (ck != CHECK_OK)
+		return ck == CHECK_REJECTED ? 1 : -1;
+	if (!header(wsi, WSI_TOKEN_GET_URI, path, sizeof path) || strcmp(path, WS_PATH))
+		return http_error(wsi, 404, "not_found", "the WebSocket is at " WS_PATH, NULL,
+				  NULL) ? -1 : 1;
+	if (ws->count >= relay_server_config(ws->srv)->max_connections || relay_server_stopping(ws->srv)) {
+		relay_log(RELAY_LOG_WARN, "refused WebSocket: %ld connections, the maximum",
+			  ws->count);
+		return http_error(wsi, 503, "too_many_connections",
+				  "max_connections WebSocket connections are open", NULL, NULL)
+			       ? -1 : 1;
+	}
+	return 0;
+}
+
+static void rx_reset(struct ws_session *s)
+{
+	free(s->rx);
+	s->rx = NULL;
+	s->rx_len = s->rx_total = 0;
+	s->rx_active = s->rx_discard = false;
+}
+
+static int on_receive(struct ws_session *s, struct lws *wsi, const void *in, size_t len)
+{
+	struct relay_conn *c = s->conn;
+	size_t max = (size_t)relay_server_config(c->srv)->max_message_bytes;
+
+	if (!s->rx_active) {
+		s->rx_active = true;
+		s->rx_binary = lws_frame_is_binary(wsi);
+	}
+	s->rx_total += len;
+	if (!s->rx_discard && s->rx_total > max) {
+		s->rx_discard = true;
+		free(s->rx);
+		s->rx = NULL;
+		s->rx_len = 0;
+	}
+	if (!s->rx_discard && len) {
+		uint8_t *nb = realloc(s->rx, s->rx_len + len);
+		if (!nb)
+			return -1;
+		s->rx = nb;
+		memcpy(s->rx + s->rx_len, in, len);
+		s->rx_len += len;
+	}
+	if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
+		return 0;
+	if (c->closing)
+		;   /* input after we decided to close is dropped */
+	else if (s->rx_discard)
+		relay_proto_too_large(c, s->rx_total);
+	else if (s->rx_binary)
+		relay_proto_binary(c, s->rx, s->rx_len);
+	else
+		relay_proto_text(c, (const char *)s->rx, s->rx_len);
+	rx_reset(s);
+	relay_conn_pause_if_full(c);
+	return 0;
+}
+
+static int on_writable(struct ws_session *s, struct lws *wsi)
+{
+	struct relay_conn *c = s->conn;
+	struct relay_out *o = relay_conn_pop(c);
+
+	if (o) {
+		size_t len = o->len;
+		int n = lws_write(wsi, o->buf + RELAY_OUT_HEADROOM, len,
+				  o->kind == RELAY_FRAME_TEXT ? LWS_WRITE_TEXT : LWS_WRITE_BINARY);
+		free(o);
+		relay_conn_sent(c, len);
+		if (n < (int)len)
+			return -1;
+		if (c->out_head || c->closing)
+			lws_callback_on_writable(wsi);
+		return 0;
+	}
+	if (c->closing) {
+		lws_close_reason(wsi, (enum lws_close_status)c->close_code,
+				 (unsigned char *)c->close_reason, strlen(c->close_reason));
+		return -1;
+	}
+	return 0;
+}
+
+static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		       size_t len)
+{
+	struct lws_vhost *vh = lws_get_vhost(wsi);
+	struct relay_ws *ws = vh ? lws_get_vhost_user(vh) : NULL;
+	struct ws_session *s = user;
+
+	switch (reason) {
+	case LWS_CALLBACK_HTTP:
+		return on_http(ws, wsi, in ? in : "");
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+		return on_confirm_upgrade(ws, wsi);
+	case LWS_CALLBACK_ESTABLISHED:
+		s->conn = relay_conn_new(ws->srv, &ws_ops, wsi);
+		if (!s->conn)
+			return -1;
+		ws->count++;
+		relay_log(RELAY_LOG_INFO, "conn %llu: WebSocket connected",
+			  (unsigned long long)s->conn->id);
+		return 0;
+	case LWS_CALLBACK_RECEIVE:
+		return s->conn ? on_receive(s, wsi, in, len) : -1;
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		return s->conn ? on_writable(s, wsi) : 0;
+	case LWS_CALLBACK_CLOSED:
+		if (s->conn) {
+			relay_log(RELAY_LOG_INFO, "conn %llu: WebSocket closed",
+				  (unsigned long long)s->conn->id);
+			relay_conn_free(s->conn);
+			s->conn = NULL;
+			ws->count--;
+		}
+		rx_reset(s);
+		return 0;
+	default:
+		return lws_callback_http_dummy(wsi, reason, user, in, len);
+	}
+}
+
+static const struct lws_protocols protocols[] = {
+	{ "tether.v1", ws_callback, sizeof(struct ws_session), 65536, 0, NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 },
+};
+
+static void on_listen_readable(uv_poll_t *p, int status, int events)
+{
+	struct relay_ws *ws = p->data;
+	(void)events;
+	if (status < 0)
+		return;
+	for (;;) {
+		int one = 1;
+		int fd = accept4(ws->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				relay_log(RELAY_LOG_WARN, "accept: %s", strerror(errno));
+			return;
+		}
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		if (!lws_adopt_socket_vhost(ws->vhost, fd))
+			relay_log(RELAY_LOG_WARN, "lws could not adopt a new connection");
+	}
+}
+
+static void lws_log_emit(int level, const char *line)
+{
+	relay_log(level == LLL_ERR ? RELAY_LOG_WARN : RELAY_LOG_DEBUG, "lws: %s", line);
+}
+
+int relay_ws_start(struct relay_server *srv, uv_loop_t *loop, int listen_fd,
+		   struct relay_ws **out, char err[RELAY_ERR_MAX])
+{
+	const struct relay_config *cfg = relay_server_config(srv);
+	struct relay_ws *ws = calloc(1, sizeof *ws);
+	struct lws_context_creation_info info;
+	void *loops[] = { loop };
+
+	if (!ws) {
+		snprintf(err, RELAY_ERR_MAX, "out of memory");
+		return -ENOMEM;
+	}
+	ws->srv = srv;
+	ws->listen_fd = listen_fd;
+	ws->retry.secs_since_valid_ping = (uint16_t)cfg->ping_interval_s;
+	ws->retry.secs_since_valid_hangup = (uint16_t)(2 * cfg->ping_interval_s + 1);
+
+	lws_set_log_level(cfg->log_level >= RELAY_LOG_DEBUG ? LLL_ERR | LLL_WARN | LLL_NOTICE
+							    : LLL_ERR,
+			  lws_log_emit);
+	memset(&info, 0, sizeof info);
+	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8 |
+		       LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+	info.foreign_loops = loops;
+	info.pcontext = &ws->context;
+	info.gid = (gid_t)-1;
+	info.uid = (uid_t)-1;
+	ws->context = lws_create_context(&info);
+	if (!ws->context) {
+		snprintf(err, RELAY_ERR_MAX, "libwebsockets could not join the libuv loop "
+			 "(is libwebsockets-evlib-uv installed?)");
+		free(ws);
+		return -EIO;
+	}
+	memset(&info, 0, sizeof info);
+	info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
+	info.protocols = protocols;
+	info.vhost_name = "tetherd";
+	info.user = ws;
+	info.retry_and_idle_policy = &ws->retry;
+	info.max_http_header_data = 4096;
+	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8;
+	ws->vhost = lws_create_vhost(ws->context, &info);
+	if (!ws->vhost) {
+		snprintf(err, RELAY_ERR_MAX, "libwebsockets could not create its server");
+		lws_context_destroy(ws->context);
+		free(ws);   /* lws runs its teardown on the loop; we hold nothing it uses */
+		return -EIO;
+	}
+	uv_poll_init(loop, &ws->poll, listen_fd);
+	ws->poll.data = ws;
+	uv_poll_start(&ws->poll, UV_READABLE, on_listen_readable);
+	*out = ws;
+	return 0;
+}
+
+static void poll_closed(uv_handle_t *h)
+{
+	struct relay_ws *ws = h->data;
+	close(ws->listen_fd);
+	ws->listen_fd = -1;
+	ws->poll_closed = true;
+}
+
+void relay_ws_stop_listening(struct relay_ws *ws)
+{
+	if (ws && !uv_is_closing((uv_handle_t *)&ws->poll))
+		uv_close((uv_handle_t *)&ws->poll, poll_closed);
+}
+
+void relay_ws_stop(struct relay_ws *ws)
+{
+	relay_ws_stop_listening(ws);
+	if (ws && !ws->destroying) {
+		ws->destroying = true;
+		lws_context_destroy(ws->context);
+	}
+}
+
+bool relay_ws_stopped(const struct relay_ws *ws)
+{
+	return ws->poll_closed && !ws->context;
+}
+
+long relay_ws_count(const struct relay_ws *ws)
+{
+	return ws->count;
+}
+
+void relay_ws_free(struct relay_ws *ws)
+{
+	free(ws);
+}
