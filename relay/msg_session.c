@@ -77,8 +77,8 @@ void relay_msg_hello(struct relay_conn *c, const cJSON *req, const cJSON *id)
 			return;
 	}
 	c->hello_done = true;
-	relay_log(RELAY_LOG_INFO, "conn %llu: hello from %s %s over %s", (unsigned long long)c->id,
-		  *c->client_name ? c->client_name : "(unnamed client)", c->client_version,
+	relay_log(RELAY_LOG_INFO, "conn %llu: hello from %s%s%s over %s", (unsigned long long)c->id,
+		  *c->client_name ? c->client_name : "(unnamed client)", *c->client_version ? " " : "", c->client_version,
 		  c->ops->name);
 
 	cJSON *reply = relay_proto_reply("hello", id);

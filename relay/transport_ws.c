@@ -269,9 +269,12 @@ static int on_writable(struct ws_session *s, struct lws *wsi)
 		return 0;
 	}
 	if (c->closing) {
+		/* Returning -1 here would drop the socket without a close frame
+		 * (lws 4.1 treats it as a failed write); an immediate timeout of
+		 * this kind goes through lws's polite close with our reason. */
 		lws_close_reason(wsi, (enum lws_close_status)c->close_code,
 				 (unsigned char *)c->close_reason, strlen(c->close_reason));
-		return -1;
+		lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_KEEPALIVE_IDLE, LWS_TO_KILL_ASYNC);
 	}
 	return 0;
 }
@@ -417,10 +420,13 @@ void relay_ws_stop_listening(struct relay_ws *ws)
 		uv_close((uv_handle_t *)&ws->poll, poll_closed);
 }
 
+/* On a foreign loop lws 4.1 tears down in two calls: the first starts closing
+ * its libuv handles, a later one (the server's stop timer calls this every
+ * tick) finishes and sets ws->context to NULL through info.pcontext. */
 void relay_ws_stop(struct relay_ws *ws)
 {
 	relay_ws_stop_listening(ws);
-	if (ws && !ws->destroying) {
+	if (ws && ws->context) {
 		ws->destroying = true;
 		lws_context_destroy(ws->context);
 	}

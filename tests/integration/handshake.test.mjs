@@ -97,7 +97,10 @@ test('ids are echoed: integers and strings at their limits', T, async (t) => {
     0,
     7,
     -5,
-    2 ** 53,
+    123456789012345, // 15 digits
+    1234567890123456, // 16 digits
+    2 ** 53 - 1,
+    2 ** 53, // the documented maximum |id|
     -(2 ** 53),
     '',
     'abc',
@@ -105,15 +108,22 @@ test('ids are echoed: integers and strings at their limits', T, async (t) => {
     'é'.repeat(64), // 128 bytes of UTF-8
     '42', // a string that looks like a number stays a string
   ];
+  // Collect every echo first so a failure lists all mismatches at once.
+  const raw = [];
+  c.ws.on('message', (data, isBinary) => {
+    if (!isBinary) raw.push(data.toString('utf8'));
+  });
+  const echoed = [];
   for (const id of ids) {
-    const r = await c.next(0).catch(() => null); // nothing unsolicited pending
-    assert.equal(r, null, `unexpected message ${JSON.stringify(r)}`);
     c.send({ type: 'status', id });
     const m = await c.next();
     assert.equal(m.type, 'status', `id ${JSON.stringify(id)}: ${JSON.stringify(m)}`);
-    assert.deepEqual(m.id, id, `id ${JSON.stringify(id)} echoed exactly`);
-    assert.equal(typeof m.id, typeof id);
+    echoed.push(m.id);
   }
+  const mismatches = ids
+    .map((id, i) => ({ sent: id, got: echoed[i], raw: raw[i]?.slice(0, 48) }))
+    .filter((x) => x.got !== x.sent);
+  assert.deepEqual(mismatches, [], 'every id comes back exactly (same value, same JSON type)');
 });
 
 test('hello id is echoed (string id)', T, async (t) => {

@@ -200,7 +200,8 @@ export async function startDaemon({ args = [], env = {}, layout } = {}) {
       if (proc.exitCode === null && proc.signalCode === null) {
         proc.kill('SIGTERM');
         try {
-          await waitExit(proc, 5000);
+          // a correct daemon exits in milliseconds; stop() is where tests assert on that
+          await waitExit(proc, 2000);
         } catch {
           proc.kill('SIGKILL');
           await waitExit(proc, 5000).catch(() => {});

@@ -95,6 +95,8 @@ test('back-pressure: a client that stops reading is paused, others unaffected, n
   const d = await daemonFor(t, { args: ['--max-queued-bytes', '65536'] });
   const slow = await connectHello(d, t);
   const other = await connectHello(d, t);
+  const sample = await slow.request({ type: 'status', id: N });
+  const replyBytes = Buffer.byteLength(JSON.stringify(sample));
   await sleep(200);
   const baseline = rssBytes(d.pid);
 
@@ -105,7 +107,13 @@ test('back-pressure: a client that stops reading is paused, others unaffected, n
 
   const during = rssBytes(d.pid);
   const growth = during - baseline;
-  assert.ok(growth < 30 * 1024 * 1024, `daemon RSS grew by ${(growth / 1048576).toFixed(1)} MiB (< 30 MiB)`);
+  const mib = (n) => `${(n / 1048576).toFixed(1)} MiB`;
+  assert.ok(growth < 30 * 1024 * 1024, `daemon RSS grew by ${mib(growth)} (< 30 MiB)`);
+  // Sharper: holding every reply would take N x (reply size); the queue is capped at 64 KiB,
+  // so the growth must stay well below half of that (a daemon without back-pressure grows by
+  // about the full amount, minus what the kernel's socket buffers hold).
+  const allReplies = N * replyBytes;
+  assert.ok(growth < allReplies / 2, `daemon RSS grew by ${mib(growth)}, not bounded by the queue (all replies: ${mib(allReplies)})`);
 
   // the other client is served promptly while the slow one is stuck
   for (let i = 0; i < 10; i++) {
