@@ -187,6 +187,9 @@ typedef void relay_handler_fn(struct relay_conn *c, const cJSON *req, const cJSO
 relay_handler_fn relay_msg_hello;
 relay_handler_fn relay_msg_status;
 
+/* A copy of a request id for a reply (null when id is NULL), exact for
+ * integers up to 2^53. */
+cJSON *relay_proto_id(const cJSON *id);
 /* Reply skeleton {"type":type,"id":id}; the caller adds members and sends. */
 cJSON *relay_proto_reply(const char *type, const cJSON *id);
 

@@ -41,9 +41,7 @@ void relay_msg_hello(struct relay_conn *c, const cJSON *req, const cJSON *id)
 		return;
 	}
 	if (protocol->valuedouble != RELAY_PROTOCOL_VERSION) {
-		cJSON *err = cJSON_CreateObject();
-		cJSON_AddStringToObject(err, "type", "error");
-		cJSON_AddItemToObject(err, "id", cJSON_Duplicate(id, 1));
+		cJSON *err = relay_proto_reply("error", id);
 		cJSON_AddStringToObject(err, "code", "unsupported_protocol");
 		char message[128];
 		snprintf(message, sizeof message, "protocol %g is not supported; this daemon speaks 1",

@@ -32,9 +32,7 @@ void relay_proto_error(struct relay_conn *c, const cJSON *id, const char *code,
 	vsnprintf(message, sizeof message, fmt, ap);
 	va_end(ap);
 
-	cJSON *msg = cJSON_CreateObject();
-	cJSON_AddStringToObject(msg, "type", "error");
-	cJSON_AddItemToObject(msg, "id", id ? cJSON_Duplicate(id, 1) : cJSON_CreateNull());
+	cJSON *msg = relay_proto_reply("error", id);
 	cJSON_AddStringToObject(msg, "code", code);
 	cJSON_AddStringToObject(msg, "message", message);
 	if (field)
@@ -46,11 +44,24 @@ void relay_proto_error(struct relay_conn *c, const cJSON *id, const char *code,
 	relay_conn_send_json(c, msg);
 }
 
+cJSON *relay_proto_id(const cJSON *id)
+{
+	char digits[32];
+	if (!id)
+		return cJSON_CreateNull();
+	if (!cJSON_IsNumber(id))
+		return cJSON_Duplicate(id, 1);
+	/* cJSON prints doubles with 15 significant digits; an integer id up to
+	 * 2^53 must come back digit for digit. */
+	snprintf(digits, sizeof digits, "%.0f", id->valuedouble);
+	return cJSON_CreateRaw(digits);
+}
+
 cJSON *relay_proto_reply(const char *type, const cJSON *id)
 {
 	cJSON *msg = cJSON_CreateObject();
 	cJSON_AddStringToObject(msg, "type", type);
-	cJSON_AddItemToObject(msg, "id", cJSON_Duplicate(id, 1));
+	cJSON_AddItemToObject(msg, "id", relay_proto_id(id));
 	return msg;
 }
 
