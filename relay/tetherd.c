@@ -157,7 +157,7 @@ int main(int argc, char **argv)
 	int port = relay_server_port(d.srv);
 	relay_log(RELAY_LOG_INFO, "tetherd %s pid %d listening on ws://127.0.0.1:%d/ws and %s/%s",
 		  TETHER_VERSION, (int)getpid(), port, cfg.runtime_dir, RELAY_SOCKET_NAME);
-	if (isatty(STDOUT_FILENO)) {
+	{   /* for the person who started it; stdout may be /dev/null or lost */
 		char dflt[sizeof cfg.runtime_dir], where[sizeof cfg.runtime_dir + 16] = "";
 		relay_runtime_dir_default(dflt, sizeof dflt);
 		if (strcmp(dflt, cfg.runtime_dir))

@@ -205,3 +205,24 @@ test('a client spamming garbage does not disturb another client', T, async (t) =
   const r = await spammer.request({ type: 'status', id: 'end' }, 5000);
   assert.equal(r.type, 'status');
 });
+
+test('WebSocket layer: non-UTF-8 text closes with 1007, a malformed frame with 1002', T, async (t) => {
+  const d = await daemonFor(t);
+  const a = await connectHello(d, t);
+  a.ws.send(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), { binary: false }); // "{\xff\xfe}" as a text message
+  const ca = await Promise.race([a.closed, new Promise((r) => setTimeout(() => r(null), 5000))]);
+  assert.ok(ca, 'closed after a non-UTF-8 text message');
+  assert.equal(ca.code, 1007, `close code for non-UTF-8 text: ${JSON.stringify(ca)}`);
+
+  const b = await connectHello(d, t);
+  // An unmasked client frame is a protocol error (RFC 6455 5.1); write it under ws's feet.
+  b.ws._socket.write(Buffer.from([0x81, 0x02, 0x7b, 0x7d]));
+  const cb = await Promise.race([b.closed, new Promise((r) => setTimeout(() => r(null), 5000))]);
+  assert.ok(cb, 'closed after a malformed frame');
+  assert.equal(cb.code, 1002, `close code for a malformed frame: ${JSON.stringify(cb)}`);
+
+  // the daemon is fine
+  const c = await connectHello(d, t);
+  const r = await c.request({ type: 'status', id: 1 });
+  assert.equal(r.type, 'status');
+});

@@ -50,6 +50,9 @@ test('stdio: hello (transport unix) and status', T, async (t) => {
   assertError(assert, await c.next(), { code: 'unknown_channel', id: null }, 'binary frame for channel 7');
   c.send(encodeFrame(2, Buffer.from([0])));
   assertError(assert, await c.next(), { code: 'invalid_binary', id: null }, '1-byte binary frame');
+  // not UTF-8: invalid_message on a byte stream (WebSocket closes with 1007 instead)
+  c.send(encodeFrame(1, Buffer.from([0x22, 0xff, 0xfe, 0x22])));
+  assertError(assert, await c.next(), { code: 'invalid_message', id: null }, 'non-UTF-8 text frame');
   const s2 = await c.request({ type: 'status', id: 4 });
   assert.equal(s2.type, 'status');
   // closing stdin ends the session and the process

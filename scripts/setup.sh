@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs exactly what tether's build and tests need on Debian 12, and the
+# integration tests' npm packages. Idempotent and non-interactive: it installs
+# only what is missing, so a second run does nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  build-essential cmake pkg-config git
+  libwebsockets-dev libwebsockets-evlib-uv   # libwebsockets + its libuv glue (a plugin)
+  libuv1-dev libcjson-dev libsystemd-dev
+  clang libclang-rt-14-dev                   # libFuzzer targets, sanitizers
+  curl procps                                # tests read /proc, probe HTTP
+)
+# Node.js runs the integration tests' real WebSocket client (ws). A machine
+# that already has node and npm (e.g. from NodeSource) keeps them.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  packages+=(nodejs npm)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+    missing+=("$p")
+  fi
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  sudo=""
+  if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The integration tests' client packages, pinned by tests/integration/package-lock.json.
+lock=tests/integration/package-lock.json
+stamp=tests/integration/node_modules/.tether-lock
+if [ ! -f "$stamp" ] || ! cmp -s "$lock" "$stamp"; then
+  echo "setup: npm ci in tests/integration"
+  (cd tests/integration && npm ci --no-audit --no-fund --loglevel=error)
+  cp "$lock" "$stamp"
+fi
