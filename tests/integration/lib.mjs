@@ -18,6 +18,12 @@ import WebSocket from 'ws';
 
 export { WebSocket, sleep };
 
+/** Resolves `value` after ms, without keeping the process alive (for Promise.race time limits;
+ *  a pending ref'd timer would hold `node --test` open after the tests finish). */
+export function after(ms, value) {
+  return new Promise((resolve) => setTimeout(() => resolve(value), ms).unref());
+}
+
 function requireBin(name) {
   const v = process.env[name];
   if (!v) throw new Error(`${name} is not set (absolute path to the binary)`);

@@ -108,12 +108,16 @@ test('back-pressure: a client that stops reading is paused, others unaffected, n
   const during = rssBytes(d.pid);
   const growth = during - baseline;
   const mib = (n) => `${(n / 1048576).toFixed(1)} MiB`;
-  assert.ok(growth < 30 * 1024 * 1024, `daemon RSS grew by ${mib(growth)} (< 30 MiB)`);
+  // AddressSanitizer keeps freed memory in quarantine, so RSS says nothing there;
+  // the same test runs without it in the plain build.
+  const sanitized = Boolean(process.env.ASAN_OPTIONS);
+  if (sanitized) t.diagnostic('RSS bounds skipped: ASan quarantine holds freed memory');
+  if (!sanitized) assert.ok(growth < 30 * 1024 * 1024, `daemon RSS grew by ${mib(growth)} (< 30 MiB)`);
   // Sharper: holding every reply would take N x (reply size); the queue is capped at 64 KiB,
   // so the growth must stay well below half of that (a daemon without back-pressure grows by
   // about the full amount, minus what the kernel's socket buffers hold).
   const allReplies = N * replyBytes;
-  assert.ok(growth < allReplies / 2, `daemon RSS grew by ${mib(growth)}, not bounded by the queue (all replies: ${mib(allReplies)})`);
+  if (!sanitized) assert.ok(growth < allReplies / 2, `daemon RSS grew by ${mib(growth)}, not bounded by the queue (all replies: ${mib(allReplies)})`);
 
   // the other client is served promptly while the slow one is stuck
   for (let i = 0; i < 10; i++) {
@@ -139,5 +143,5 @@ test('back-pressure: a client that stops reading is paused, others unaffected, n
   const r = await slow.request({ type: 'status', id: 'after' });
   assert.equal(r.type, 'status');
   const after = rssBytes(d.pid);
-  assert.ok(after - baseline < 30 * 1024 * 1024, `RSS after draining grew by ${((after - baseline) / 1048576).toFixed(1)} MiB`);
+  if (!sanitized) assert.ok(after - baseline < 30 * 1024 * 1024, `RSS after draining grew by ${((after - baseline) / 1048576).toFixed(1)} MiB`);
 });

@@ -15,6 +15,7 @@ import {
   pidAlive,
   sleep,
   TETHERD_BIN,
+  after,
 } from './lib.mjs';
 
 const T = { timeout: 20000 };
@@ -57,7 +58,7 @@ test('stdio: hello (transport unix) and status', T, async (t) => {
   assert.equal(s2.type, 'status');
   // closing stdin ends the session and the process
   c.proc.stdin.end();
-  const ex = await Promise.race([c.exited, sleep(5000).then(() => 'timeout')]);
+  const ex = await Promise.race([c.exited, after(5000, 'timeout')]);
   assert.notEqual(ex, 'timeout', 'tether connect exits when its stdin closes');
 });
 
@@ -68,9 +69,9 @@ test('stdio: frame kind 7 -> protocol_violation, then EOF and exit', T, async (t
   c.send(encodeFrame(7, '{"type":"status","id":1}'));
   const m = await c.next(5000);
   assertError(assert, m, { code: 'protocol_violation' }, 'kind 7');
-  const end = await Promise.race([c.ended, sleep(5000).then(() => false)]);
+  const end = await Promise.race([c.ended, after(5000, false)]);
   assert.equal(end, true, 'stdout ends after protocol_violation');
-  const ex = await Promise.race([c.exited, sleep(5000).then(() => 'timeout')]);
+  const ex = await Promise.race([c.exited, after(5000, 'timeout')]);
   assert.notEqual(ex, 'timeout', 'tether connect exits');
   // no further frames arrived
   assert.equal(c.frames.length, 2, 'only the hello reply and the error');
@@ -158,7 +159,7 @@ test('stdio: tether connect starts the daemon when none runs', { timeout: 30000 
 
   // the daemon outlives the bridge
   c.proc.stdin.end();
-  await Promise.race([c.exited, sleep(5000)]);
+  await Promise.race([c.exited, after(5000)]);
   await sleep(200);
   assert.ok(pidAlive(pid), 'the auto-started daemon keeps running after tether connect exits');
 
