@@ -1,6 +1,7 @@
 /* Settings: one table drives the JSON config file, the flags and --help. */
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,16 +96,18 @@ static int apply(struct relay_config *cfg, const struct setting *s, const char *
 		if (text) {
 			if (parse_long(text, &v))
 				return fail(err, "%s%s: '%s' is not an integer", where, s->flag, text);
+			if (v < s->min || v > s->max)
+				return fail(err, "%s%s must be between %ld and %ld, got %ld", where,
+					    s->flag, s->min, s->max, v);
 		} else {
-			double d = cJSON_IsNumber(json) ? json->valuedouble : 0.5;
-			if (!cJSON_IsNumber(json) || d != (double)(long)d)
+			if (!cJSON_IsNumber(json) || json->valuedouble != floor(json->valuedouble))
 				return fail(err, "%s\"%s\" must be an integer", where, s->key);
-			v = (long)d;
+			/* Range first: casting a double beyond long is undefined. */
+			if (json->valuedouble < (double)s->min || json->valuedouble > (double)s->max)
+				return fail(err, "%s\"%s\" must be between %ld and %ld, got %.17g",
+					    where, s->key, s->min, s->max, json->valuedouble);
+			v = (long)json->valuedouble;
 		}
-		if (v < s->min || v > s->max)
-			return fail(err, "%s%s%s%s must be between %ld and %ld, got %ld", where,
-				    text ? s->flag : "\"", text ? "" : s->key, text ? "" : "\"",
-				    s->min, s->max, v);
 		if (s->offset == OFF(port))
 			cfg->port = (int)v;
 		else
@@ -259,6 +262,8 @@ int relay_config_load_file(struct relay_config *cfg, const char *path, char err[
 int relay_config_parse_args(struct relay_config *cfg, int argc, char **argv,
 			    char err[RELAY_ERR_MAX])
 {
+	bool origins_given = false;   /* the first --allow-origin replaces the file's list */
+
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i], *value = NULL;
 		const char *eq = strchr(arg, '=');
@@ -282,6 +287,10 @@ int relay_config_parse_args(struct relay_config *cfg, int argc, char **argv,
 			value = argv[++i];
 		else
 			return fail(err, "option %s needs a value", s->flag);
+		if (s->type == SET_ORIGINS && !origins_given) {
+			origins_given = true;
+			cfg->n_allowed_origins = 0;
+		}
 		int rc = apply(cfg, s, value, NULL, "", err);
 		if (rc)
 			return rc;

@@ -174,6 +174,14 @@ void relay_conn_free(struct relay_conn *c);   /* the transport has closed */
 void relay_proto_text(struct relay_conn *c, const char *data, size_t len);
 void relay_proto_binary(struct relay_conn *c, const uint8_t *data, size_t len);
 void relay_proto_too_large(struct relay_conn *c, size_t len);
+/* UTF-8 as RFC 3629 defines it (no overlongs, surrogates, or > U+10FFFF). */
+bool relay_utf8_valid(const uint8_t *s, size_t len);
+/* True when JSON text holds the escape \u0000 (refused: cJSON would cut
+ * the string there). */
+bool relay_json_has_escaped_nul(const char *s, size_t len);
+/* Length of the longest prefix of s of at most max bytes that does not cut a
+ * character: for "%.*s" in messages. */
+int relay_utf8_prefix(const char *s, size_t max);
 /* Sends {"type":"error",...}; id may be NULL (sent as null). field and
  * request may be NULL. */
 void relay_proto_error(struct relay_conn *c, const cJSON *id, const char *code,

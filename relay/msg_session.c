@@ -64,7 +64,8 @@ void relay_msg_hello(struct relay_conn *c, const cJSON *req, const cJSON *id)
 		cJSON_ArrayForEach(m, client) {
 			if (strcmp(m->string, "name") && strcmp(m->string, "version")) {
 				relay_proto_error(c, id, "unknown_field", "client", "hello",
-						  "\"client\" has no member \"%.64s\"", m->string);
+						  "\"client\" has no member \"%.*s\"",
+						  relay_utf8_prefix(m->string, 64), m->string);
 				return;
 			}
 		}

@@ -49,6 +49,12 @@ test('one connection survives every kind of bad input, each with its documented 
   assertError(assert, m, { code: 'invalid_message', id: null }, 'JSON number');
   m = await exchange(c, 'null');
   assertError(assert, m, { code: 'invalid_message', id: null }, 'JSON null');
+  // U+0000 would be cut by the JSON parser, silently changing the id: refused whole
+  m = await exchange(c, '{"type":"status","id":"a\\u0000b"}');
+  assertError(assert, m, { code: 'invalid_message', id: null }, 'string holding U+0000');
+  // an escaped backslash followed by "u0000" is plain text, not U+0000
+  m = await exchange(c, '{"type":"status","id":"a\\\\u0000b"}');
+  assert.equal(m.id, 'a\\u0000b', 'escaped backslash + u0000 is an ordinary id');
 
   // --- type ---
   m = await exchange(c, { id: 10 });
