@@ -45,6 +45,20 @@ static const struct setting settings[] = {
 	  1L << 30, "bytes queued to one connection before its requests stop being read" },
 	{ "ping_interval_s", "--ping-interval", SET_INT, OFF(ping_interval_s), 0, 1, 3600,
 	  "seconds between WebSocket pings on an idle connection" },
+	{ "max_sessions", "--max-sessions", SET_INT, OFF(max_sessions), 0, 1, 4096,
+	  "terminal sessions at once, in all" },
+	{ "max_sessions_per_connection", "--max-sessions-per-connection", SET_INT,
+	  OFF(max_sessions_per_connection), 0, 1, 4096, "terminal sessions one connection may open" },
+	{ "ring_bytes", "--ring-bytes", SET_INT, OFF(ring_bytes), 0, 4096, 256L << 20,
+	  "output kept per terminal session for replay" },
+	{ "detach_timeout_s", "--detach-timeout", SET_INT, OFF(detach_timeout_s), 0, 1, 2592000,
+	  "seconds a detached terminal session is kept" },
+	{ "max_detached", "--max-detached", SET_INT, OFF(max_detached), 0, 0, 4096,
+	  "detached terminal sessions kept at most (the oldest is closed)" },
+	{ "default_credit", "--default-credit", SET_INT, OFF(default_credit), 0, 0, 1L << 30,
+	  "output bytes a terminal attachment may receive before the client grants more" },
+	{ "close_grace_ms", "--close-grace-ms", SET_INT, OFF(close_grace_ms), 0, 0, 600000,
+	  "milliseconds from SIGHUP to SIGKILL when a terminal is closed" },
 };
 #define N_SETTINGS (sizeof settings / sizeof settings[0])
 
@@ -58,6 +72,13 @@ void relay_config_defaults(struct relay_config *cfg)
 	cfg->max_message_bytes = 1L << 20;
 	cfg->max_queued_bytes = 8L << 20;
 	cfg->ping_interval_s = 20;
+	cfg->max_sessions = 256;
+	cfg->max_sessions_per_connection = 128;
+	cfg->ring_bytes = 1L << 20;
+	cfg->detach_timeout_s = 4 * 3600;
+	cfg->max_detached = 32;
+	cfg->default_credit = 256 * 1024;
+	cfg->close_grace_ms = 2000;
 }
 
 static int fail(char err[RELAY_ERR_MAX], const char *fmt, ...)

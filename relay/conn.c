@@ -23,6 +23,7 @@ struct relay_conn *relay_conn_new(struct relay_server *srv,
 void relay_conn_free(struct relay_conn *c)
 {
 	struct relay_out *o;
+	relay_pty_conn_gone(c);
 	while ((o = relay_conn_pop(c)))
 		free(o);
 	relay_server_remove_conn(c->srv, c);
@@ -34,8 +35,20 @@ static size_t max_queued(const struct relay_conn *c)
 	return (size_t)relay_server_config(c->srv)->max_queued_bytes;
 }
 
+bool relay_conn_full(const struct relay_conn *c)
+{
+	return c->closing || c->queued_bytes >= max_queued(c);
+}
+
 int relay_conn_send(struct relay_conn *c, uint8_t kind, const void *data, size_t len)
 {
+	return relay_conn_send_parts(c, kind, NULL, 0, data, len);
+}
+
+int relay_conn_send_parts(struct relay_conn *c, uint8_t kind, const void *head, size_t hlen,
+			  const void *data, size_t len)
+{
+	len += hlen;
 	if (c->closing)
 		return -EPIPE;
 	if (c->queued_bytes + len > 2 * max_queued(c)) {
@@ -50,7 +63,9 @@ int relay_conn_send(struct relay_conn *c, uint8_t kind, const void *data, size_t
 	o->next = NULL;
 	o->kind = kind;
 	o->len = len;
-	memcpy(o->buf + RELAY_OUT_HEADROOM, data, len);
+	if (hlen)
+		memcpy(o->buf + RELAY_OUT_HEADROOM, head, hlen);
+	memcpy(o->buf + RELAY_OUT_HEADROOM + hlen, data, len - hlen);
 	if (c->out_tail)
 		c->out_tail->next = o;
 	else
@@ -92,11 +107,14 @@ bool relay_conn_pause_if_full(struct relay_conn *c)
 
 void relay_conn_sent(struct relay_conn *c, size_t bytes)
 {
+	bool was_full = c->queued_bytes >= max_queued(c);
 	c->queued_bytes -= bytes < c->queued_bytes ? bytes : c->queued_bytes;
 	if (c->paused && c->queued_bytes <= max_queued(c) / 2) {
 		c->paused = false;
 		c->ops->set_paused(c, false);
 	}
+	if (was_full && c->queued_bytes < max_queued(c) && c->attachments)
+		relay_pty_conn_drained(c);
 }
 
 void relay_conn_close(struct relay_conn *c, int code, const char *reason)

@@ -145,8 +145,17 @@ struct relay_conn {
 	char client_version[129];
 	struct relay_out *out_head, *out_tail;    /* not yet handed to the transport */
 	size_t queued_bytes;                      /* queued + in flight */
+	struct pty_attach *attachments;           /* terminal channels open here */
+	uint32_t next_channel;
 };
 
+/* Copies head (hlen bytes) then data (len bytes) into one message; head may
+ * be NULL. */
+int relay_conn_send_parts(struct relay_conn *c, uint8_t kind, const void *head, size_t hlen,
+			  const void *data, size_t len);
+/* True when the connection's queue is at max_queued_bytes: producers wait
+ * for relay_conn_sent to bring it down. */
+bool relay_conn_full(const struct relay_conn *c);
 /* Transfers nothing: copies len bytes. Returns -ENOBUFS (and closes the
  * connection) when the queue is over twice max_queued_bytes, which only a
  * client that stops reading while the daemon pushes events can cause. */
@@ -194,12 +203,111 @@ typedef void relay_handler_fn(struct relay_conn *c, const cJSON *req, const cJSO
 
 relay_handler_fn relay_msg_hello;
 relay_handler_fn relay_msg_status;
+relay_handler_fn relay_msg_pty_open;
+relay_handler_fn relay_msg_pty_attach;
+relay_handler_fn relay_msg_pty_detach;
+relay_handler_fn relay_msg_pty_credit;
+relay_handler_fn relay_msg_pty_resize;
+relay_handler_fn relay_msg_pty_signal;
+relay_handler_fn relay_msg_pty_close;
+relay_handler_fn relay_msg_pty_list;
 
 /* A copy of a request id for a reply (null when id is NULL), exact for
  * integers up to 2^53. */
 cJSON *relay_proto_id(const cJSON *id);
 /* Reply skeleton {"type":type,"id":id}; the caller adds members and sends. */
 cJSON *relay_proto_reply(const char *type, const cJSON *id);
+
+/* ---- pty.c: terminal sessions (docs/protocol.md, "Terminals") ------------ */
+
+#define PTY_MAX_CREDIT (1L << 30)
+#define PTY_MAX_INPUT_BYTES (1 << 20)
+
+struct relay_pty;
+
+/* One connection's view of a session: a channel with a cursor and credit. */
+struct pty_attach {
+	struct pty_session *s;          /* borrowed */
+	struct relay_conn *conn;        /* borrowed */
+	struct pty_attach *next_in_session, *next_in_conn;
+	uint32_t channel;
+	uint64_t sent_seq;              /* sequence number of the next byte to send */
+	uint64_t credit;                /* output bytes the client allows */
+	bool read_only;
+};
+
+struct pty_session {
+	struct relay_pty *mgr;          /* borrowed */
+	struct pty_session *next;
+	char id[24];                    /* "pty-N" */
+	pid_t pid;                      /* also the process group and session id */
+	int master;                     /* the terminal's master side (owned) */
+	uv_poll_t poll;                 /* on master */
+	int poll_events;                /* what poll is started with, 0 = stopped */
+	uv_timer_t timer;               /* detach timeout, then the close grace */
+	int open_handles;               /* poll + timer not yet closed */
+	char **argv;                    /* owned, NULL-terminated */
+	char *cwd;                      /* owned */
+	char term[65];
+	int cols, rows;
+	char created_at[32];
+	uint8_t *ring;                  /* recent output; seq q lives at q % ring_cap */
+	size_t ring_cap;                /* grows up to ring_bytes, then wraps */
+	uint64_t total;                 /* output bytes read so far = next seq */
+	uint8_t *input;                 /* input waiting for the child (owned) */
+	size_t input_len;
+	bool child_exited;              /* reaped; status is valid */
+	int status;                     /* waitpid status */
+	bool eof;                       /* nothing more will be read */
+	bool closing;                   /* SIGHUP sent, SIGKILL pending */
+	bool freeing;
+	uint64_t detached_at_ms;        /* 0 while attached */
+	struct pty_attach *attachments;
+	int n_attached;
+};
+
+struct pty_open_params {
+	const cJSON *argv;              /* array of strings, or NULL for the login shell */
+	const char *cwd;                /* NULL: home */
+	const cJSON *env;               /* object, or NULL */
+	int cols, rows;
+	const char *term;
+	uint64_t credit;
+	bool read_only;
+};
+
+int relay_pty_init(struct relay_server *srv, uv_loop_t *loop, struct relay_pty **out);
+void relay_pty_shutdown(struct relay_pty *p);      /* hang up and forget every session */
+bool relay_pty_stopped(const struct relay_pty *p);
+void relay_pty_free(struct relay_pty *p);
+long relay_pty_count(const struct relay_pty *p);
+cJSON *relay_pty_capability(const struct relay_config *cfg);
+
+int relay_pty_open(struct relay_pty *p, struct relay_conn *c, const struct pty_open_params *op,
+		   struct pty_attach **out, char err[RELAY_ERR_MAX]);
+struct pty_session *relay_pty_find(struct relay_pty *p, const char *id);
+struct pty_session *relay_pty_first(struct relay_pty *p);   /* then ->next */
+/* Input on a channel (a binary message); errors go back on c. */
+void relay_pty_binary(struct relay_conn *c, uint32_t channel, const uint8_t *data, size_t len);
+struct pty_attach *relay_pty_attached(struct relay_conn *c, const struct pty_session *s);
+struct pty_attach *relay_pty_channel(struct relay_conn *c, uint32_t channel);
+/* Attaches c; since < 0 means the oldest retained byte. *dropped gets the
+ * bytes between since and the oldest retained one. */
+int relay_pty_attach(struct pty_session *s, struct relay_conn *c, int64_t since, uint64_t credit,
+		     bool read_only, struct pty_attach **out, uint64_t *dropped);
+/* Sends what can be sent, delivers exits, re-arms reading: after a reply to
+ * open or attach has been queued, so the replay follows it. */
+void relay_pty_service(struct pty_session *s);
+void relay_pty_detach(struct pty_attach *a);
+int relay_pty_input(struct pty_attach *a, const uint8_t *data, size_t len);
+int relay_pty_grant(struct pty_attach *a, uint64_t bytes);
+int relay_pty_resize(struct pty_session *s, int cols, int rows);
+int relay_pty_signal(struct pty_session *s, int sig, pid_t *pgid);
+void relay_pty_close(struct pty_session *s);
+cJSON *relay_pty_describe(const struct pty_session *s, const struct relay_conn *viewer);
+void relay_pty_conn_gone(struct relay_conn *c);
+void relay_pty_conn_drained(struct relay_conn *c);
+struct relay_pty *relay_server_pty(struct relay_server *srv);
 
 /* ---- server.c ---------------------------------------------------------- */
 
@@ -210,6 +318,7 @@ struct relay_server_info {
 	uint64_t uptime_ms;
 	const char *started_at;      /* ISO 8601 UTC */
 	long connections_ws, connections_unix;
+	long sessions;               /* terminal sessions */
 };
 void relay_server_info(const struct relay_server *srv, struct relay_server_info *out);
 const struct relay_config *relay_server_config(const struct relay_server *srv);

@@ -87,7 +87,8 @@ void relay_msg_hello(struct relay_conn *c, const cJSON *req, const cJSON *id)
 	cJSON_AddStringToObject(server, "version", TETHER_VERSION);
 	cJSON_AddNumberToObject(reply, "connection", (double)c->id);
 	cJSON_AddStringToObject(reply, "transport", c->ops->name);
-	cJSON_AddObjectToObject(reply, "capabilities");
+	cJSON *caps = cJSON_AddObjectToObject(reply, "capabilities");
+	cJSON_AddItemToObject(caps, "pty", relay_pty_capability(cfg));
 	cJSON *limits = cJSON_AddObjectToObject(reply, "limits");
 	cJSON_AddNumberToObject(limits, "max_message_bytes", (double)cfg->max_message_bytes);
 	cJSON_AddNumberToObject(limits, "max_queued_bytes", (double)cfg->max_queued_bytes);
@@ -115,5 +116,8 @@ void relay_msg_status(struct relay_conn *c, const cJSON *req, const cJSON *id)
 	cJSON_AddNumberToObject(conns, "websocket", (double)info.connections_ws);
 	cJSON_AddNumberToObject(conns, "unix", (double)info.connections_unix);
 	cJSON_AddNumberToObject(conns, "max", (double)relay_server_config(c->srv)->max_connections);
+	cJSON *pty = cJSON_AddObjectToObject(reply, "pty");
+	cJSON_AddNumberToObject(pty, "sessions", (double)info.sessions);
+	cJSON_AddNumberToObject(pty, "max", (double)relay_server_config(c->srv)->max_sessions);
 	relay_conn_send_json(c, reply);
 }

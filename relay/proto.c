@@ -16,11 +16,26 @@ struct handler {
 
 static const char *const hello_fields[] = { "protocol", "client", NULL };
 static const char *const no_fields[] = { NULL };
+static const char *const pty_open_fields[] = { "argv", "cwd", "env", "cols", "rows", "term",
+					       "credit", "read_only", NULL };
+static const char *const pty_attach_fields[] = { "session", "since", "credit", "read_only", NULL };
+static const char *const pty_session_fields[] = { "session", NULL };
+static const char *const pty_credit_fields[] = { "session", "bytes", NULL };
+static const char *const pty_resize_fields[] = { "session", "cols", "rows", NULL };
+static const char *const pty_signal_fields[] = { "session", "signal", NULL };
 
 /* The one dispatch table. Later features add their rows here. */
 static const struct handler handlers[] = {
 	{ "hello", relay_msg_hello, hello_fields },
 	{ "status", relay_msg_status, no_fields },
+	{ "pty.open", relay_msg_pty_open, pty_open_fields },
+	{ "pty.attach", relay_msg_pty_attach, pty_attach_fields },
+	{ "pty.detach", relay_msg_pty_detach, pty_session_fields },
+	{ "pty.credit", relay_msg_pty_credit, pty_credit_fields },
+	{ "pty.resize", relay_msg_pty_resize, pty_resize_fields },
+	{ "pty.signal", relay_msg_pty_signal, pty_signal_fields },
+	{ "pty.close", relay_msg_pty_close, pty_session_fields },
+	{ "pty.list", relay_msg_pty_list, no_fields },
 };
 
 void relay_proto_error(struct relay_conn *c, const cJSON *id, const char *code,
@@ -233,10 +248,14 @@ void relay_proto_binary(struct relay_conn *c, const uint8_t *data, size_t len)
 				  len);
 		return;
 	}
+	if (!c->hello_done) {
+		relay_proto_error(c, NULL, "hello_required", NULL, NULL,
+				  "send \"hello\" before channel data");
+		return;
+	}
 	uint32_t channel = (uint32_t)data[0] << 24 | (uint32_t)data[1] << 16 |
 			   (uint32_t)data[2] << 8 | data[3];
-	relay_proto_error(c, NULL, "unknown_channel", NULL, NULL, "channel %u is not open",
-			  channel);
+	relay_pty_binary(c, channel, data + 4, len - 4);
 }
 
 void relay_proto_too_large(struct relay_conn *c, size_t len)

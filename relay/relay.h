@@ -41,6 +41,13 @@ struct relay_config {
 	long max_message_bytes;        /* one protocol message, either transport */
 	long max_queued_bytes;         /* per connection, before reading pauses */
 	long ping_interval_s;          /* WebSocket ping on an idle connection */
+	long max_sessions;             /* terminal sessions in all */
+	long max_sessions_per_connection;
+	long ring_bytes;               /* output kept per session for replay */
+	long detach_timeout_s;         /* a detached session is closed after this */
+	long max_detached;             /* detached sessions kept at most */
+	long default_credit;           /* a terminal attachment's first credit */
+	long close_grace_ms;           /* SIGHUP to SIGKILL on pty.close */
 };
 
 void relay_config_defaults(struct relay_config *cfg);

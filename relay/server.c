@@ -23,6 +23,7 @@ struct relay_server {
 	uint64_t started_ms;
 	struct relay_ws *ws;
 	struct relay_unix *ux;
+	struct relay_pty *pty;
 	struct relay_conn *conns;         /* all transports */
 	uint64_t next_conn_id;
 	struct relay_backoff backoff;
@@ -51,6 +52,11 @@ const char *relay_server_token(const struct relay_server *srv)
 struct relay_backoff *relay_server_backoff(struct relay_server *srv)
 {
 	return &srv->backoff;
+}
+
+struct relay_pty *relay_server_pty(struct relay_server *srv)
+{
+	return srv->pty;
 }
 
 bool relay_server_stopping(const struct relay_server *srv)
@@ -92,6 +98,7 @@ void relay_server_info(const struct relay_server *srv, struct relay_server_info 
 	out->started_at = srv->started_at;
 	out->connections_ws = srv->ws ? relay_ws_count(srv->ws) : 0;
 	out->connections_unix = srv->ux ? relay_unix_count(srv->ux) : 0;
+	out->sessions = srv->pty ? relay_pty_count(srv->pty) : 0;
 }
 
 /* The TCP listener: 127.0.0.1 only, never 0.0.0.0 or ::. */
@@ -191,6 +198,11 @@ int relay_server_start(uv_loop_t *loop, const struct relay_config *cfg,
 	rc = relay_unix_start(srv, loop, srv->socket_path, &srv->ux, err);
 	if (rc)
 		goto fail_ws;
+	rc = relay_pty_init(srv, loop, &srv->pty);
+	if (rc) {
+		snprintf(err, RELAY_ERR_MAX, "out of memory");
+		goto fail_unix;
+	}
 	/* The token file first: a client that sees the endpoint can read it. */
 	rc = relay_write_file_atomic(cfg->runtime_dir, RELAY_TOKEN_NAME, srv->token);
 	if (!rc)
@@ -205,6 +217,7 @@ int relay_server_start(uv_loop_t *loop, const struct relay_config *cfg,
 	return 0;
 
 fail_unix:
+	relay_pty_shutdown(srv->pty);
 	remove_runtime_files(srv);
 	relay_unix_stop(srv->ux);
 fail_ws:
@@ -238,12 +251,15 @@ static void stop_tick(uv_timer_t *t)
 	/* Clients had their chance; now the transports tear down what is left. */
 	relay_ws_stop(srv->ws);
 	relay_unix_stop(srv->ux);
-	if (!relay_ws_stopped(srv->ws) || !relay_unix_stopped(srv->ux))
+	if (!relay_ws_stopped(srv->ws) || !relay_unix_stopped(srv->ux) ||
+	    !relay_pty_stopped(srv->pty))
 		return;
 	relay_ws_free(srv->ws);
 	relay_unix_free(srv->ux);
+	relay_pty_free(srv->pty);
 	srv->ws = NULL;
 	srv->ux = NULL;
+	srv->pty = NULL;
 	uv_timer_stop(t);
 	uv_close((uv_handle_t *)t, stop_timer_closed);
 }
@@ -267,6 +283,8 @@ void relay_server_stop(struct relay_server *srv, const char *reason,
 		relay_conn_send_json(c, ev);
 		relay_conn_close(c, 1001, reason);
 	}
+	/* Terminals get SIGHUP, as when a terminal emulator quits. */
+	relay_pty_shutdown(srv->pty);
 	srv->stop_deadline_ms = relay_now_ms() + STOP_GRACE_MS;
 	srv->stop_timer.data = srv;
 	uv_timer_start(&srv->stop_timer, stop_tick, 0, 10);
