@@ -38,6 +38,7 @@
 /* ---- a fake server: what proto.c, conn.c and msg_session.c call -------- */
 
 struct relay_server {
+	struct relay_pty *pty;
 	struct relay_config cfg;
 	struct relay_backoff backoff;
 	long conns;
@@ -80,6 +81,11 @@ uint64_t relay_now_ms(void)
 	return 1000000;
 }
 
+struct relay_pty *relay_server_pty(struct relay_server *srv)
+{
+	return srv->pty;
+}
+
 const char *relay_server_token(const struct relay_server *srv)
 {
 	return srv->token;
@@ -107,6 +113,7 @@ struct expect {
 	const cJSON *id;        /* the request's usable id, or NULL: reply id is null */
 	bool check_utf8;        /* the request was valid UTF-8 */
 	bool binary;
+	bool hello_done;
 	size_t binary_len;
 	int replies;
 	bool closed;
@@ -164,7 +171,8 @@ static const char *const error_codes[] = {
 	"invalid_json", "invalid_message", "missing_field", "invalid_field", "unknown_field",
 	"unknown_type", "hello_required", "hello_repeated", "unsupported_protocol",
 	"message_too_large", "invalid_binary", "unknown_channel", "protocol_violation",
-	"too_many_connections", "forbidden_peer",
+	"too_many_connections", "forbidden_peer", "unknown_session", "already_attached",
+	"too_many_sessions", "spawn_failed", "read_only", "input_overflow", "session_exited",
 };
 
 static void check_reply(const uint8_t *p, size_t len)
@@ -197,12 +205,16 @@ static void check_reply(const uint8_t *p, size_t len)
 			known |= !strcmp(code->valuestring, error_codes[i]);
 		REQUIRE(known);
 		if (expect.binary)
-			REQUIRE(!strcmp(code->valuestring, expect.binary_len < 4 ? "invalid_binary"
-									 : "unknown_channel"));
+			REQUIRE(!strcmp(code->valuestring,
+					expect.binary_len < 4 ? "invalid_binary"
+					: !expect.hello_done ? "hello_required" : "unknown_channel"));
 	} else {
 		REQUIRE(!expect.binary);
+		/* replies carry their request's type; pty.open never succeeds here
+		 * (max_sessions is 0), so no child is ever spawned by the fuzzer */
 		REQUIRE(!strcmp(type->valuestring, "hello") ||
-			!strcmp(type->valuestring, "status"));
+			!strcmp(type->valuestring, "status") ||
+			!strcmp(type->valuestring, "pty.list"));
 	}
 	cJSON_Delete(msg);
 }
@@ -246,7 +258,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	relay_log_open(NULL, RELAY_LOG_ERROR);
 	relay_config_defaults(&fake_srv.cfg);
+	fake_srv.cfg.max_sessions = 0;   /* below the config's minimum: pty.open never spawns */
 	memset(fake_srv.token, 'a', RELAY_TOKEN_HEX);
+	if (relay_pty_init(&fake_srv, uv_default_loop(), &fake_srv.pty))
+		abort();
 	return 0;
 }
 
@@ -265,6 +280,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	REQUIRE(c);
 	c->hello_done = mode & 2;
 	memset(&expect, 0, sizeof expect);
+	expect.hello_done = c->hello_done;
 
 	cJSON *req = NULL;
 	if (mode & 1) {
