@@ -106,7 +106,8 @@ static void send_exit(struct pty_attach *a)
 		cJSON_AddNullToObject(ev, "exit_code");
 		cJSON_AddStringToObject(ev, "signal", sigabbrev_np(WTERMSIG(s->status)));
 	}
-	cJSON_AddNumberToObject(ev, "seq", (double)s->total);
+	cJSON_AddNumberToObject(ev, "seq", (double)a->sent_seq);
+	cJSON_AddNumberToObject(ev, "discarded", (double)(s->total - a->sent_seq));
 	relay_conn_send_json(a->conn, ev);
 }
 
@@ -170,6 +171,8 @@ static size_t read_allowance(const struct pty_session *s)
 	size_t allow = READ_CHUNK;
 	if ((size_t)s->mgr->cfg->ring_bytes < allow)
 		allow = (size_t)s->mgr->cfg->ring_bytes;   /* nothing unsent is overwritten */
+	if (s->closing)
+		return allow;   /* a closed session's unsent output is discarded, not awaited */
 	for (const struct pty_attach *a = s->attachments; a; a = a->next_in_session) {
 		if (a->sent_seq != s->total || relay_conn_full(a->conn))
 			return 0;
@@ -272,7 +275,8 @@ static void session_service(struct pty_session *s)
 	struct pty_attach *a = s->attachments, *next;
 	for (; a; a = next) {
 		next = a->next_in_session;
-		if (pump(a) && s->eof && s->child_exited) {
+		bool caught_up = pump(a);
+		if ((caught_up || s->closing) && s->eof && s->child_exited) {
 			send_exit(a);
 			attach_unlink(a);
 			if (!s->attachments) {

@@ -688,3 +688,398 @@ export async function until(fn, { timeoutMs = 5000, intervalMs = 50, what = 'con
     await sleep(intervalMs);
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Terminals (docs/protocol.md, "Terminals (pty.*)")
+
+/** python3 for children: the system one when present (a pyenv shim is slow to start). */
+export const PYTHON3 = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+
+/** One attachment's channel as the client sees it: every output byte in order, and pty.exit. */
+export class PtyChannel {
+  constructor(channel) {
+    this.channel = channel;
+    this.session = null;
+    this.reply = null; // the pty.open / pty.attach reply that opened it
+    this.chunks = [];
+    this.length = 0; // bytes received on the channel
+    this.keep = true; // false: count bytes (and call sink) without storing them
+    this.sink = null; // optional function(chunk) called for every chunk
+    this.exit = null; // the pty.exit event
+    this.bytesAtExit = null; // bytes received before pty.exit arrived
+    this.bytesAfterExit = 0; // bytes that arrived after pty.exit (must stay 0)
+    this.ended = false; // pty.exit received or pty.detach replied
+    this.firstDataAt = null;
+    this._cache = null;
+  }
+  push(chunk) {
+    if (this.exit) this.bytesAfterExit += chunk.length;
+    if (this.firstDataAt === null) this.firstDataAt = performance.now();
+    if (this.keep) {
+      this.chunks.push(chunk);
+      this._cache = null;
+    }
+    this.length += chunk.length;
+    if (this.sink) this.sink(chunk);
+  }
+  /** From now on, hands every chunk (the ones already stored first) to sink and stores nothing
+   *  (for long streams). Synchronous, so no chunk slips between. */
+  stream(sink) {
+    for (const b of this.chunks) sink(b);
+    this.chunks = [];
+    this._cache = null;
+    this.keep = false;
+    this.sink = sink;
+  }
+  /** All stored bytes (from byte offset `from`). */
+  bytes(from = 0) {
+    if (!this._cache) {
+      this._cache = Buffer.concat(this.chunks);
+      this.chunks = [this._cache];
+    }
+    return from ? this._cache.subarray(from) : this._cache;
+  }
+  /** Stored bytes as latin1 text (one char per byte, so offsets are byte offsets). */
+  text(from = 0) {
+    return this.bytes(from).toString('latin1');
+  }
+  describe(max = 300) {
+    const s = this.keep ? this.text() : '';
+    let tail = JSON.stringify(s.length > max ? s.slice(-max) : s);
+    if (tail.length > 2 * max) tail = '…' + tail.slice(-2 * max);
+    else if (s.length > max) tail = '…' + tail;
+    return `channel ${this.channel} (${this.session}): ${this.length} bytes${this.keep ? ' ' + tail : ''}` +
+      `${this.exit ? ', exit ' + JSON.stringify(this.exit) : ''}`;
+  }
+}
+
+/**
+ * A WebSocket client for the pty.* requests. Unlike WsClient it keeps channel data per channel
+ * (PtyChannel) instead of in the message queue, so requests and output interleave freely:
+ *   request(msg) resolves the message carrying msg.id (reply or error; an id is added if absent),
+ *   events (messages without an id, and errors with id null) collect in `events`,
+ *   ch(n) is the PtyChannel for channel n, waitFor(pred) waits for any condition to hold.
+ */
+export class PtyClient {
+  constructor(ws) {
+    this.ws = ws;
+    this.pending = new Map();
+    this.events = []; // {msg, at (arrival index), taken}
+    this.strays = []; // replies nobody waited for
+    this.channels = new Map();
+    this.oldChannels = [];
+    this.waiters = new Set();
+    this.arrivals = 0;
+    this.nextId = 1;
+    this.closeInfo = null;
+    this.binaryErrors = [];
+    this.closed = new Promise((resolve) => {
+      ws.on('close', (code, reason) => {
+        this.closeInfo = { code, reason: reason.toString('utf8') };
+        for (const [, p] of this.pending) {
+          clearTimeout(p.timer);
+          p.reject(new Error(`connection closed (${code}) while waiting for the reply to ${p.what}`));
+        }
+        this.pending.clear();
+        this._wake();
+        resolve(this.closeInfo);
+      });
+    });
+    ws.on('error', (e) => {
+      this.error = e;
+    });
+    ws.on('message', (data, isBinary) => this._onMessage(data, isBinary));
+  }
+
+  /** The PtyChannel for a channel number (created empty if nothing arrived on it yet). */
+  ch(channel) {
+    if (channel && typeof channel === 'object') return channel;
+    let st = this.channels.get(channel);
+    if (!st) {
+      st = new PtyChannel(channel);
+      this.channels.set(channel, st);
+    }
+    return st;
+  }
+
+  _openChannel(reply) {
+    let st = this.channels.get(reply.channel);
+    if (st && st.ended) {
+      // a channel number used again after its attachment ended: start afresh
+      this.oldChannels.push(st);
+      st = null;
+      this.channels.delete(reply.channel);
+    }
+    st = this.ch(reply.channel);
+    st.session = reply.session;
+    st.reply = reply;
+    return st;
+  }
+
+  _onMessage(data, isBinary) {
+    this.arrivals++;
+    if (isBinary) {
+      const buf = Buffer.from(data);
+      if (buf.length < 4) this.binaryErrors.push(buf);
+      else this.ch(buf.readUInt32BE(0)).push(buf.subarray(4));
+    } else {
+      let m;
+      try {
+        m = JSON.parse(data.toString('utf8'));
+      } catch {
+        m = { __unparsable: data.toString('utf8') };
+      }
+      const hasId = m && typeof m === 'object' && 'id' in m && m.id !== null;
+      if (hasId && (m.type === 'pty.open' || m.type === 'pty.attach') && Number.isInteger(m.channel)) {
+        this._openChannel(m);
+      }
+      if (hasId && m.type === 'pty.detach') {
+        for (const st of this.channels.values()) if (st.session === m.session && !st.ended) st.ended = true;
+      }
+      if (m && m.type === 'pty.exit' && !hasId) {
+        const st = this.ch(m.channel);
+        if (!st.exit) {
+          st.exit = m;
+          st.bytesAtExit = st.length;
+          st.ended = true;
+        }
+      }
+      if (hasId) {
+        const key = JSON.stringify(m.id);
+        const p = this.pending.get(key);
+        if (p) {
+          this.pending.delete(key);
+          clearTimeout(p.timer);
+          p.resolve(m);
+        } else this.strays.push(m);
+      } else {
+        this.events.push({ msg: m, at: this.arrivals, taken: false });
+      }
+    }
+    this._wake();
+  }
+
+  _wake() {
+    for (const w of [...this.waiters]) w.check();
+  }
+
+  /** Sends a control message (object → JSON text) without waiting. */
+  send(msg) {
+    this.ws.send(typeof msg === 'string' ? msg : JSON.stringify(msg), { binary: false });
+  }
+
+  /** Sends input: a binary message [u32 BE channel][data] (data: Buffer or string, UTF-8). */
+  input(channel, data) {
+    const body = Buffer.isBuffer(data) ? data : Buffer.from(data, 'utf8');
+    const head = Buffer.alloc(4);
+    head.writeUInt32BE(channel >>> 0, 0);
+    this.ws.send(Buffer.concat([head, body]), { binary: true });
+  }
+
+  /** Sends msg (an id is added when absent) and resolves the reply or error carrying its id. */
+  request(msg, timeoutMs = 5000) {
+    const m = 'id' in msg ? msg : { ...msg, id: `r${this.nextId++}` };
+    const key = JSON.stringify(m.id);
+    return new Promise((resolve, reject) => {
+      if (this.closeInfo) {
+        reject(new Error(`connection closed (${this.closeInfo.code}) before ${m.type}`));
+        return;
+      }
+      const what = `${m.type} id ${key}`;
+      const timer = setTimeout(() => {
+        this.pending.delete(key);
+        reject(new Error(`no reply to ${what} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(key, { resolve, reject, timer, what });
+      this.send(m);
+    });
+  }
+
+  /** Resolves pred()'s truthy value once it holds (checked now and at every incoming message). */
+  waitFor(pred, { timeoutMs = 5000, what = 'condition', describe } = {}) {
+    return new Promise((resolve, reject) => {
+      const w = {
+        check: () => {
+          let v;
+          try {
+            v = pred();
+          } catch (e) {
+            finish();
+            reject(e);
+            return;
+          }
+          if (v) {
+            finish();
+            resolve(v);
+          } else if (this.closeInfo) {
+            finish();
+            reject(new Error(`${what}: connection closed (${this.closeInfo.code}) first${describe ? '; ' + describe() : ''}`));
+          }
+        },
+      };
+      const timer = setTimeout(() => {
+        finish();
+        reject(new Error(`${what}: not within ${timeoutMs} ms${describe ? '; ' + describe() : ''}`));
+      }, timeoutMs);
+      const finish = () => {
+        clearTimeout(timer);
+        this.waiters.delete(w);
+      };
+      this.waiters.add(w);
+      w.check();
+    });
+  }
+
+  /** Waits until the channel's output (from byte offset `from`) contains `needle` (string, or
+   *  a RegExp matched against the latin1 text) `count` times; resolves the channel. */
+  waitOutput(channel, needle, { from = 0, count = 1, timeoutMs = 5000 } = {}) {
+    const st = this.ch(channel);
+    const occurrences = () => {
+      const s = st.text(from);
+      if (needle instanceof RegExp) {
+        const re = new RegExp(needle.source, needle.flags.includes('g') ? needle.flags : needle.flags + 'g');
+        return (s.match(re) || []).length;
+      }
+      let n = 0;
+      for (let i = s.indexOf(needle); i >= 0; i = s.indexOf(needle, i + needle.length)) n++;
+      return n;
+    };
+    return this.waitFor(() => occurrences() >= count && st, {
+      timeoutMs,
+      what: `output ${needle instanceof RegExp ? needle : JSON.stringify(needle)} x${count} on channel ${st.channel}`,
+      describe: () => st.describe(),
+    });
+  }
+
+  /** Waits until at least n bytes arrived on the channel. */
+  waitBytes(channel, n, { timeoutMs = 5000 } = {}) {
+    const st = this.ch(channel);
+    return this.waitFor(() => st.length >= n && st, {
+      timeoutMs,
+      what: `${n} bytes on channel ${st.channel}`,
+      describe: () => st.describe(),
+    });
+  }
+
+  /** Waits for the pty.exit of a channel; resolves the event. */
+  waitExit(channel, { timeoutMs = 5000 } = {}) {
+    const st = this.ch(channel);
+    return this.waitFor(() => st.exit, {
+      timeoutMs,
+      what: `pty.exit on channel ${st.channel}`,
+      describe: () => st.describe(),
+    });
+  }
+
+  /** Takes (once) the first event not yet taken that matches pred; waits for it. */
+  waitEvent(pred, { timeoutMs = 5000, what = 'event' } = {}) {
+    return this.waitFor(
+      () => {
+        const e = this.events.find((x) => !x.taken && pred(x.msg));
+        if (!e) return null;
+        e.taken = true;
+        return e.msg;
+      },
+      { timeoutMs, what, describe: () => `events: ${JSON.stringify(this.events.map((x) => x.msg)).slice(0, 600)}` },
+    );
+  }
+
+  /** The next error with id null of the given code (e.g. unknown_channel after bad input). */
+  waitError(code, opts = {}) {
+    return this.waitEvent((m) => m.type === 'error' && m.code === code, { what: `error ${code}`, ...opts });
+  }
+
+  /** pty.open that must succeed; resolves the reply (reply.ch is its PtyChannel). */
+  async open(fields = {}, timeoutMs = 10000) {
+    const r = await this.request({ type: 'pty.open', ...fields }, timeoutMs);
+    if (r.type !== 'pty.open') throw new Error(`pty.open ${JSON.stringify(fields)} failed: ${JSON.stringify(r)}`);
+    Object.defineProperty(r, 'ch', { value: this.ch(r.channel), enumerable: false }); // not in JSON
+    return r;
+  }
+
+  /** pty.attach that must succeed; resolves the reply (reply.ch is its PtyChannel). */
+  async attach(fields, timeoutMs = 5000) {
+    const r = await this.request({ type: 'pty.attach', ...fields }, timeoutMs);
+    if (r.type !== 'pty.attach') throw new Error(`pty.attach ${JSON.stringify(fields)} failed: ${JSON.stringify(r)}`);
+    Object.defineProperty(r, 'ch', { value: this.ch(r.channel), enumerable: false }); // not in JSON
+    return r;
+  }
+
+  /** pty.list's sessions. */
+  async list() {
+    const r = await this.request({ type: 'pty.list' });
+    if (r.type !== 'pty.list' || !Array.isArray(r.sessions)) throw new Error(`pty.list failed: ${JSON.stringify(r)}`);
+    return r.sessions;
+  }
+
+  close(code = 1000) {
+    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.close(code);
+    return this.closed;
+  }
+  terminate() {
+    this.ws.terminate();
+    return this.closed;
+  }
+}
+
+/** Opens an authenticated WebSocket to the daemon and completes hello; resolves a PtyClient
+ *  (its hello reply in `.helloReply`). With t, t.after terminates it. */
+export async function connectPty(d, t, { hello = true } = {}) {
+  const ws = new WebSocket(d.endpoint.url, [], {
+    headers: authHeaders(d.endpoint.token),
+    perMessageDeflate: false,
+    handshakeTimeout: 5000,
+  });
+  const c = new PtyClient(ws);
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+    ws.once('unexpected-response', (req, res) => reject(new Error(`upgrade refused: HTTP ${res.statusCode}`)));
+  });
+  if (t) t.after(() => c.terminate());
+  if (hello) {
+    const r = await c.request({ type: 'hello', id: 'hello', protocol: 1 });
+    if (r.type !== 'hello') throw new Error(`hello failed: ${JSON.stringify(r)}`);
+    c.helloReply = r;
+  }
+  return c;
+}
+
+/** /proc/PID/stat fields: {pid, comm, state, ppid, pgrp, session, tty_nr, tpgid}, or null. */
+export function procStat(pid) {
+  let s;
+  try {
+    s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null;
+  }
+  const close = s.lastIndexOf(')');
+  const comm = s.slice(s.indexOf('(') + 1, close);
+  const f = s.slice(close + 2).split(' ');
+  return {
+    pid: Number(pid),
+    comm,
+    state: f[0],
+    ppid: Number(f[1]),
+    pgrp: Number(f[2]),
+    session: Number(f[3]),
+    tty_nr: Number(f[4]),
+    tpgid: Number(f[5]),
+  };
+}
+
+/** Every process whose parent is pid (any state, zombies included), from a scan of /proc. */
+export function childProcesses(pid) {
+  const out = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const st = procStat(name);
+    if (st && st.ppid === pid) out.push(st);
+  }
+  return out;
+}
+
+/** Children of pid that are zombies (state Z). */
+export function zombieChildren(pid) {
+  return childProcesses(pid).filter((p) => p.state === 'Z');
+}
