@@ -24,6 +24,7 @@ void relay_conn_free(struct relay_conn *c)
 {
 	struct relay_out *o;
 	relay_pty_conn_gone(c);
+	relay_hooks_conn_gone(relay_server_hooks(c->srv), c);
 	while ((o = relay_conn_pop(c)))
 		free(o);
 	relay_server_remove_conn(c->srv, c);

@@ -146,6 +146,7 @@ struct relay_conn {
 	struct relay_out *out_head, *out_tail;    /* not yet handed to the transport */
 	size_t queued_bytes;                      /* queued + in flight */
 	struct pty_attach *attachments;           /* terminal channels open here */
+	struct hook_sub *hook_sub;                /* owned; NULL: not subscribed */
 	uint32_t next_channel;
 };
 
@@ -211,6 +212,11 @@ relay_handler_fn relay_msg_pty_resize;
 relay_handler_fn relay_msg_pty_signal;
 relay_handler_fn relay_msg_pty_close;
 relay_handler_fn relay_msg_pty_list;
+relay_handler_fn relay_msg_hook_call;
+relay_handler_fn relay_msg_hooks_subscribe;
+relay_handler_fn relay_msg_hooks_unsubscribe;
+relay_handler_fn relay_msg_hooks_respond;
+relay_handler_fn relay_msg_hooks_history;
 
 /* A copy of a request id for a reply (null when id is NULL), exact for
  * integers up to 2^53. */
@@ -308,6 +314,25 @@ cJSON *relay_pty_describe(const struct pty_session *s, const struct relay_conn *
 void relay_pty_conn_gone(struct relay_conn *c);
 void relay_pty_conn_drained(struct relay_conn *c);
 struct relay_pty *relay_server_pty(struct relay_server *srv);
+
+/* ---- hooks.c: agent hooks (docs/protocol.md, "Agent hooks") --------------- */
+
+struct relay_hooks;
+int relay_hooks_init(struct relay_server *srv, uv_loop_t *loop, struct relay_hooks **out);
+/* Forwards a hook to matching subscribers; input_json is copied. */
+int relay_hooks_call(struct relay_hooks *h, struct relay_conn *caller, const cJSON *id,
+		     const char *event, const char *agent, const cJSON *input, const char *input_json,
+		     bool wait, uint64_t timeout_ms);
+cJSON *relay_hooks_history(struct relay_hooks *h, int limit);
+cJSON *relay_hooks_capability(void);
+void relay_hooks_conn_gone(struct relay_hooks *h, struct relay_conn *c);
+void relay_hooks_shutdown(struct relay_hooks *h);   /* resolves every waiting hook */
+bool relay_hooks_stopped(const struct relay_hooks *h);
+void relay_hooks_free(struct relay_hooks *h);
+long relay_hooks_pending(const struct relay_hooks *h);
+struct relay_hooks *relay_server_hooks(struct relay_server *srv);
+struct relay_conn *relay_server_first_conn(struct relay_server *srv);   /* then ->next */
+long relay_server_conn_count(const struct relay_server *srv);
 
 /* ---- server.c ---------------------------------------------------------- */
 

@@ -89,6 +89,7 @@ void relay_msg_hello(struct relay_conn *c, const cJSON *req, const cJSON *id)
 	cJSON_AddStringToObject(reply, "transport", c->ops->name);
 	cJSON *caps = cJSON_AddObjectToObject(reply, "capabilities");
 	cJSON_AddItemToObject(caps, "pty", relay_pty_capability(cfg));
+	cJSON_AddItemToObject(caps, "hooks", relay_hooks_capability());
 	cJSON *limits = cJSON_AddObjectToObject(reply, "limits");
 	cJSON_AddNumberToObject(limits, "max_message_bytes", (double)cfg->max_message_bytes);
 	cJSON_AddNumberToObject(limits, "max_queued_bytes", (double)cfg->max_queued_bytes);
@@ -116,6 +117,12 @@ void relay_msg_status(struct relay_conn *c, const cJSON *req, const cJSON *id)
 	cJSON_AddNumberToObject(conns, "websocket", (double)info.connections_ws);
 	cJSON_AddNumberToObject(conns, "unix", (double)info.connections_unix);
 	cJSON_AddNumberToObject(conns, "max", (double)relay_server_config(c->srv)->max_connections);
+	cJSON *hooks = cJSON_AddObjectToObject(reply, "hooks");
+	cJSON_AddNumberToObject(hooks, "pending", (double)relay_hooks_pending(relay_server_hooks(c->srv)));
+	long subscribers = 0;
+	for (struct relay_conn *o = relay_server_first_conn(c->srv); o; o = o->next)
+		subscribers += o->hook_sub != NULL;
+	cJSON_AddNumberToObject(hooks, "subscribers", (double)subscribers);
 	cJSON *pty = cJSON_AddObjectToObject(reply, "pty");
 	cJSON_AddNumberToObject(pty, "sessions", (double)info.sessions);
 	cJSON_AddNumberToObject(pty, "max", (double)relay_server_config(c->srv)->max_sessions);

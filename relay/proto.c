@@ -23,6 +23,12 @@ static const char *const pty_session_fields[] = { "session", NULL };
 static const char *const pty_credit_fields[] = { "session", "bytes", NULL };
 static const char *const pty_resize_fields[] = { "session", "cols", "rows", NULL };
 static const char *const pty_signal_fields[] = { "session", "signal", NULL };
+static const char *const hook_call_fields[] = { "event", "agent", "input_json", "wait",
+						"timeout_ms", NULL };
+static const char *const hooks_subscribe_fields[] = { "events", "tools", NULL };
+static const char *const hooks_respond_fields[] = { "hook", "decision", "reason",
+						    "updated_input", NULL };
+static const char *const hooks_history_fields[] = { "limit", NULL };
 
 /* The one dispatch table. Later features add their rows here. */
 static const struct handler handlers[] = {
@@ -36,6 +42,11 @@ static const struct handler handlers[] = {
 	{ "pty.signal", relay_msg_pty_signal, pty_signal_fields },
 	{ "pty.close", relay_msg_pty_close, pty_session_fields },
 	{ "pty.list", relay_msg_pty_list, no_fields },
+	{ "hook.call", relay_msg_hook_call, hook_call_fields },
+	{ "hooks.subscribe", relay_msg_hooks_subscribe, hooks_subscribe_fields },
+	{ "hooks.unsubscribe", relay_msg_hooks_unsubscribe, no_fields },
+	{ "hooks.respond", relay_msg_hooks_respond, hooks_respond_fields },
+	{ "hooks.history", relay_msg_hooks_history, hooks_history_fields },
 };
 
 void relay_proto_error(struct relay_conn *c, const cJSON *id, const char *code,

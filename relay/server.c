@@ -24,7 +24,9 @@ struct relay_server {
 	struct relay_ws *ws;
 	struct relay_unix *ux;
 	struct relay_pty *pty;
+	struct relay_hooks *hooks;
 	struct relay_conn *conns;         /* all transports */
+	long n_conns;
 	uint64_t next_conn_id;
 	struct relay_backoff backoff;
 	bool stopping;
@@ -54,6 +56,21 @@ struct relay_backoff *relay_server_backoff(struct relay_server *srv)
 	return &srv->backoff;
 }
 
+struct relay_hooks *relay_server_hooks(struct relay_server *srv)
+{
+	return srv->hooks;
+}
+
+struct relay_conn *relay_server_first_conn(struct relay_server *srv)
+{
+	return srv->conns;
+}
+
+long relay_server_conn_count(const struct relay_server *srv)
+{
+	return srv->n_conns;
+}
+
 struct relay_pty *relay_server_pty(struct relay_server *srv)
 {
 	return srv->pty;
@@ -72,6 +89,7 @@ int relay_server_port(const struct relay_server *srv)
 void relay_server_add_conn(struct relay_server *srv, struct relay_conn *c)
 {
 	c->id = ++srv->next_conn_id;
+	srv->n_conns++;
 	c->next = srv->conns;
 	if (srv->conns)
 		srv->conns->prev = c;
@@ -80,6 +98,7 @@ void relay_server_add_conn(struct relay_server *srv, struct relay_conn *c)
 
 void relay_server_remove_conn(struct relay_server *srv, struct relay_conn *c)
 {
+	srv->n_conns--;
 	if (c->prev)
 		c->prev->next = c->next;
 	else if (srv->conns == c)
@@ -199,6 +218,8 @@ int relay_server_start(uv_loop_t *loop, const struct relay_config *cfg,
 	if (rc)
 		goto fail_ws;
 	rc = relay_pty_init(srv, loop, &srv->pty);
+	if (!rc)
+		rc = relay_hooks_init(srv, loop, &srv->hooks);
 	if (rc) {
 		snprintf(err, RELAY_ERR_MAX, "out of memory");
 		goto fail_unix;
@@ -252,8 +273,10 @@ static void stop_tick(uv_timer_t *t)
 	relay_ws_stop(srv->ws);
 	relay_unix_stop(srv->ux);
 	if (!relay_ws_stopped(srv->ws) || !relay_unix_stopped(srv->ux) ||
-	    !relay_pty_stopped(srv->pty))
+	    !relay_pty_stopped(srv->pty) || !relay_hooks_stopped(srv->hooks))
 		return;
+	relay_hooks_free(srv->hooks);
+	srv->hooks = NULL;
 	relay_ws_free(srv->ws);
 	relay_unix_free(srv->ux);
 	relay_pty_free(srv->pty);
@@ -285,6 +308,7 @@ void relay_server_stop(struct relay_server *srv, const char *reason,
 	}
 	/* Terminals get SIGHUP, as when a terminal emulator quits. */
 	relay_pty_shutdown(srv->pty);
+	relay_hooks_shutdown(srv->hooks);
 	srv->stop_deadline_ms = relay_now_ms() + STOP_GRACE_MS;
 	srv->stop_timer.data = srv;
 	uv_timer_start(&srv->stop_timer, stop_tick, 0, 10);

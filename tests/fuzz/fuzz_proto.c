@@ -39,6 +39,7 @@
 
 struct relay_server {
 	struct relay_pty *pty;
+	struct relay_hooks *hooks;
 	struct relay_config cfg;
 	struct relay_backoff backoff;
 	long conns;
@@ -79,6 +80,22 @@ void relay_server_info(const struct relay_server *srv, struct relay_server_info 
 uint64_t relay_now_ms(void)
 {
 	return 1000000;
+}
+
+struct relay_hooks *relay_server_hooks(struct relay_server *srv)
+{
+	return srv->hooks;
+}
+
+struct relay_conn *relay_server_first_conn(struct relay_server *srv)
+{
+	(void)srv;
+	return NULL;   /* no subscriber: a hook.call is answered at once */
+}
+
+long relay_server_conn_count(const struct relay_server *srv)
+{
+	return srv->conns;
 }
 
 struct relay_pty *relay_server_pty(struct relay_server *srv)
@@ -173,6 +190,7 @@ static const char *const error_codes[] = {
 	"message_too_large", "invalid_binary", "unknown_channel", "protocol_violation",
 	"too_many_connections", "forbidden_peer", "unknown_session", "already_attached",
 	"too_many_sessions", "spawn_failed", "read_only", "input_overflow", "session_exited",
+	"unknown_hook", "hook_resolved", "too_many_hooks",
 };
 
 static void check_reply(const uint8_t *p, size_t len)
@@ -214,7 +232,8 @@ static void check_reply(const uint8_t *p, size_t len)
 		 * (max_sessions is 0), so no child is ever spawned by the fuzzer */
 		REQUIRE(!strcmp(type->valuestring, "hello") ||
 			!strcmp(type->valuestring, "status") ||
-			!strcmp(type->valuestring, "pty.list"));
+			!strcmp(type->valuestring, "pty.list") ||
+			!strncmp(type->valuestring, "hook", 4));
 	}
 	cJSON_Delete(msg);
 }
@@ -260,7 +279,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	relay_config_defaults(&fake_srv.cfg);
 	fake_srv.cfg.max_sessions = 0;   /* below the config's minimum: pty.open never spawns */
 	memset(fake_srv.token, 'a', RELAY_TOKEN_HEX);
-	if (relay_pty_init(&fake_srv, uv_default_loop(), &fake_srv.pty))
+	if (relay_pty_init(&fake_srv, uv_default_loop(), &fake_srv.pty) ||
+	    relay_hooks_init(&fake_srv, uv_default_loop(), &fake_srv.hooks))
 		abort();
 	return 0;
 }
@@ -313,5 +333,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	REQUIRE(fake_srv.conns == 0);
 	cJSON_Delete(req);
 	free(msg);
+	uv_run(uv_default_loop(), UV_RUN_NOWAIT);   /* lets closed hook timers be freed */
 	return 0;
 }
