@@ -334,6 +334,20 @@ struct relay_hooks *relay_server_hooks(struct relay_server *srv);
 struct relay_conn *relay_server_first_conn(struct relay_server *srv);   /* then ->next */
 long relay_server_conn_count(const struct relay_server *srv);
 
+/* ---- client.c: the CLI's blocking unix-socket client ---------------------- */
+
+int relay_client_connect(const char *dir);                   /* fd or -errno */
+int relay_client_write_all(int fd, const void *buf, size_t len);
+/* Sends one text message and returns the next message that carries an id
+ * (its reply or error), skipping events; timeout_ms < 0 waits forever. NULL
+ * with why filled on failure. The caller frees the result. */
+cJSON *relay_client_request(int fd, const char *json, int timeout_ms, char *why, size_t why_len);
+cJSON *relay_client_hello(int fd, const char *name, char *why, size_t why_len);
+
+/* ---- cli_hook.c ---------------------------------------------------------- */
+
+int relay_cli_hook(int argc, char **argv);   /* tether hook [install|uninstall] */
+
 /* ---- server.c ---------------------------------------------------------- */
 
 struct relay_server_info {

@@ -134,85 +134,6 @@ static int cmd_endpoint(int argc, char **argv)
 	return 0;
 }
 
-/* ---- the unix-socket client, blocking (a CLI owns its process) ---------- */
-
-static int connect_socket(const char *dir)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (relay_runtime_path(sa.sun_path, sizeof sa.sun_path, dir, RELAY_SOCKET_NAME))
-		return -ENAMETOOLONG;
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof sa)) {
-		int e = errno;
-		close(fd);
-		return -e;
-	}
-	return fd;
-}
-
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int read_all(int fd, void *buf, size_t len)
-{
-	uint8_t *p = buf;
-	while (len) {
-		ssize_t n = read(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n ? -errno : -EPIPE;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* Sends one request and returns its reply (or error) message. */
-static cJSON *request(int fd, const char *json, char *why, size_t why_len)
-{
-	uint8_t hdr[RELAY_FRAME_HEADER];
-	relay_frame_header_write(hdr, RELAY_FRAME_TEXT, (uint32_t)strlen(json));
-	if (write_all(fd, hdr, sizeof hdr) || write_all(fd, json, strlen(json))) {
-		snprintf(why, why_len, "cannot write to tetherd: %s", strerror(errno));
-		return NULL;
-	}
-	for (;;) {
-		if (read_all(fd, hdr, sizeof hdr)) {
-			snprintf(why, why_len, "tetherd closed the connection");
-			return NULL;
-		}
-		uint32_t len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
-			       (uint32_t)hdr[2] << 8 | hdr[3];
-		char *buf = len <= (64u << 20) ? malloc((size_t)len + 1) : NULL;
-		if (!buf || read_all(fd, buf, len)) {
-			free(buf);
-			snprintf(why, why_len, "bad reply from tetherd");
-			return NULL;
-		}
-		buf[len] = 0;
-		cJSON *msg = hdr[4] == RELAY_FRAME_TEXT ? cJSON_Parse(buf) : NULL;
-		free(buf);
-		if (msg && cJSON_GetObjectItem(msg, "id"))
-			return msg;   /* replies carry our id; events do not */
-		cJSON_Delete(msg);
-	}
-}
-
 static int cmd_status(int argc, char **argv)
 {
 	struct options o;
@@ -220,7 +141,7 @@ static int cmd_status(int argc, char **argv)
 	int rc = parse_options(argc, argv, true, &o);
 	if (rc)
 		return rc;
-	int fd = connect_socket(o.runtime_dir);
+	int fd = relay_client_connect(o.runtime_dir);
 	if (fd < 0) {
 		if (o.json)
 			printf("{\"running\":false}\n");
@@ -228,10 +149,9 @@ static int cmd_status(int argc, char **argv)
 			o.runtime_dir, RELAY_SOCKET_NAME, strerror(-fd));
 		return 1;
 	}
-	cJSON *hello = request(fd, "{\"type\":\"hello\",\"id\":1,\"protocol\":1,"
-				   "\"client\":{\"name\":\"tether status\",\"version\":\""
-				   TETHER_VERSION "\"}}", why, sizeof why);
-	cJSON *st = hello ? request(fd, "{\"type\":\"status\",\"id\":2}", why, sizeof why) : NULL;
+	cJSON *hello = relay_client_hello(fd, "tether status", why, sizeof why);
+	cJSON *st = hello ? relay_client_request(fd, "{\"type\":\"status\",\"id\":2}", -1, why,
+						 sizeof why) : NULL;
 	close(fd);
 	if (!st || strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(st, "type")), "status")) {
 		const char *m = st ? cJSON_GetStringValue(cJSON_GetObjectItem(st, "message")) : why;
@@ -313,14 +233,14 @@ static int spawn_daemon(const char *dir)
 
 static int connect_or_start(const char *dir)
 {
-	int fd = connect_socket(dir);
+	int fd = relay_client_connect(dir);
 	if (fd >= 0 || (fd != -ENOENT && fd != -ECONNREFUSED))
 		return fd;
 	int rc = spawn_daemon(dir);
 	if (rc)
 		return rc;
 	for (int waited = 0; waited < DAEMON_START_TIMEOUT_MS; waited += 20) {
-		fd = connect_socket(dir);
+		fd = relay_client_connect(dir);
 		if (fd >= 0)
 			return fd;
 		usleep(20000);
@@ -356,7 +276,7 @@ static int cmd_connect(int argc, char **argv)
 		}
 		if (p[1].revents) {
 			ssize_t n = read(fd, buf, sizeof buf);
-			if (n <= 0 || write_all(STDOUT_FILENO, buf, (size_t)n))
+			if (n <= 0 || relay_client_write_all(STDOUT_FILENO, buf, (size_t)n))
 				break;   /* daemon closed, or nobody reads our stdout */
 		}
 		if (stdin_open && p[0].revents) {
@@ -364,7 +284,7 @@ static int cmd_connect(int argc, char **argv)
 			if (n <= 0) {
 				stdin_open = false;
 				shutdown(fd, SHUT_WR);
-			} else if (write_all(fd, buf, (size_t)n)) {
+			} else if (relay_client_write_all(fd, buf, (size_t)n)) {
 				break;
 			}
 		}
@@ -383,6 +303,8 @@ static const struct command {
 	{ "endpoint", cmd_endpoint, "endpoint [--json]   URL, port, token and pid of the running tetherd" },
 	{ "status", cmd_status, "status [--json]     what the running tetherd is doing" },
 	{ "connect", cmd_connect, "connect             speak the protocol on stdin/stdout (starts tetherd)" },
+	{ "hook", relay_cli_hook, "hook [options]      carry an agent hook to the IDE (docs/hooks.md)\n"
+	  "  tether hook install|uninstall --agent claude-code [--scope user|project]" },
 	{ "help", cmd_help, "help                this text" },
 };
 

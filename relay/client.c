@@ -1,0 +1,129 @@
+/* The CLI's side of the unix socket: blocking, one request at a time (a CLI
+ * owns its process; the daemon's loop is never involved). */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+int relay_client_connect(const char *dir)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (relay_runtime_path(sa.sun_path, sizeof sa.sun_path, dir, RELAY_SOCKET_NAME))
+		return -ENAMETOOLONG;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa)) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+int relay_client_write_all(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Reads len bytes before the deadline (ms since the epoch of CLOCK_MONOTONIC,
+ * or 0 for none). */
+static int read_all(int fd, void *buf, size_t len, int64_t deadline)
+{
+	uint8_t *p = buf;
+	while (len) {
+		if (deadline) {
+			struct timespec ts;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			int64_t left = deadline - (ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+			struct pollfd pfd = { .fd = fd, .events = POLLIN };
+			if (left <= 0)
+				return -ETIMEDOUT;
+			int r = poll(&pfd, 1, (int)left);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r == 0)
+				return -ETIMEDOUT;
+		}
+		ssize_t n = read(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n ? -errno : -EPIPE;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+cJSON *relay_client_request(int fd, const char *json, int timeout_ms, char *why, size_t why_len)
+{
+	uint8_t hdr[RELAY_FRAME_HEADER];
+	int64_t deadline = 0;
+	if (timeout_ms >= 0) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		deadline = ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + timeout_ms;
+	}
+	relay_frame_header_write(hdr, RELAY_FRAME_TEXT, (uint32_t)strlen(json));
+	if (relay_client_write_all(fd, hdr, sizeof hdr) ||
+	    relay_client_write_all(fd, json, strlen(json))) {
+		snprintf(why, why_len, "cannot write to tetherd: %s", strerror(errno));
+		return NULL;
+	}
+	for (;;) {
+		int rc = read_all(fd, hdr, sizeof hdr, deadline);
+		if (rc) {
+			snprintf(why, why_len, "%s", rc == -ETIMEDOUT ? "tetherd did not answer in time"
+								      : "tetherd closed the connection");
+			return NULL;
+		}
+		uint32_t len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
+			       (uint32_t)hdr[2] << 8 | hdr[3];
+		char *buf = len <= (64u << 20) ? malloc((size_t)len + 1) : NULL;
+		if (!buf || read_all(fd, buf, len, deadline)) {
+			free(buf);
+			snprintf(why, why_len, "bad reply from tetherd");
+			return NULL;
+		}
+		buf[len] = 0;
+		cJSON *msg = hdr[4] == RELAY_FRAME_TEXT ? cJSON_Parse(buf) : NULL;
+		free(buf);
+		if (msg && cJSON_GetObjectItem(msg, "id"))
+			return msg;   /* replies carry our id; events do not */
+		cJSON_Delete(msg);
+	}
+}
+
+cJSON *relay_client_hello(int fd, const char *name, char *why, size_t why_len)
+{
+	char json[256];
+	snprintf(json, sizeof json, "{\"type\":\"hello\",\"id\":1,\"protocol\":%d,\"client\":"
+		 "{\"name\":\"%s\",\"version\":\"%s\"}}", RELAY_PROTOCOL_VERSION, name, TETHER_VERSION);
+	cJSON *reply = relay_client_request(fd, json, 10000, why, why_len);
+	const char *type = reply ? cJSON_GetStringValue(cJSON_GetObjectItem(reply, "type")) : NULL;
+	if (reply && (!type || strcmp(type, "hello"))) {
+		const char *m = cJSON_GetStringValue(cJSON_GetObjectItem(reply, "message"));
+		snprintf(why, why_len, "hello refused: %s", m ? m : "unexpected reply");
+		cJSON_Delete(reply);
+		return NULL;
+	}
+	return reply;
+}
