@@ -231,8 +231,15 @@ static int run_hook(int argc, char **argv)
 	cJSON *input = relay_utf8_valid((uint8_t *)text, len)
 			       ? cJSON_ParseWithLengthOpts(text, len, &end, 0) : NULL;
 	if (!cJSON_IsObject(input)) {
-		snprintf(why, sizeof why, "stdin is not a JSON object in UTF-8 (%zu bytes%s)", len,
-			 input ? "" : ", invalid or truncated JSON");
+		bool utf8 = relay_utf8_valid((uint8_t *)text, len);
+		if (!utf8)
+			snprintf(why, sizeof why, "stdin (%zu bytes) is not valid UTF-8", len);
+		else if (!input)
+			snprintf(why, sizeof why, "stdin (%zu bytes) is not valid JSON: error near byte "
+				 "%zu (lone UTF-16 surrogate escapes such as \\ud800 are refused too)",
+				 len, end ? (size_t)(end - text) : 0);
+		else
+			snprintf(why, sizeof why, "stdin (%zu bytes) is JSON but not an object", len);
 		cJSON_Delete(input);
 		free(text);
 		return failed(&opt, opt.event, why);
@@ -480,21 +487,34 @@ static int install(int argc, char **argv, bool add)
 	}
 	int rc = 0;
 	if (changed) {
-		char backup[PATH_MAX + 96];
+		char backup[PATH_MAX + 96] = "";
 		if (exists) {
-			snprintf(backup, sizeof backup, "%s.tether-backup-%ld", path, (long)time(NULL));
-			FILE *in = fopen(path, "rb"), *out = fopen(backup, "wbx");
+			/* A new name every time: two runs in one second keep both backups. */
+			FILE *in = fopen(path, "rb"), *out = NULL;
+			for (int k = 0; in && !out && k < 1000; k++) {
+				snprintf(backup, sizeof backup, k ? "%s.tether-backup-%ld-%d"
+								  : "%s.tether-backup-%ld%.0d",
+					 path, (long)time(NULL), k);
+				out = fopen(backup, "wbx");
+				if (!out && errno != EEXIST)
+					break;
+			}
 			char buf[8192];
 			size_t k;
 			while (in && out && (k = fread(buf, 1, sizeof buf, in)) > 0)
 				if (fwrite(buf, 1, k, out) != k)
 					rc = -EIO;
-			if (!in || !out)
+			if (!in || !out) {
 				rc = -errno;
+				fprintf(stderr, "tether hook %s: cannot back up %s to %s: %s\n", verb, path,
+					backup, strerror(errno));
+			}
 			if (in)
 				fclose(in);
 			if (out && fclose(out))
 				rc = -EIO;
+			if (rc)
+				goto out;
 		}
 		if (!rc && mkdir(dir, 0755) && errno != EEXIST)
 			rc = -errno;
@@ -512,6 +532,7 @@ static int install(int argc, char **argv, bool add)
 	} else {
 		printf("tether hook %s: nothing to change in %s\n", verb, path);
 	}
+out:
 	cJSON_free(text);
 	return rc ? 1 : 0;
 }

@@ -68,7 +68,7 @@ void relay_config_defaults(struct relay_config *cfg)
 	cfg->port = RELAY_DEFAULT_PORT;
 	relay_runtime_dir_default(cfg->runtime_dir, sizeof cfg->runtime_dir);
 	cfg->log_level = RELAY_LOG_INFO;
-	cfg->max_connections = 64;
+	cfg->max_connections = 256;
 	cfg->max_message_bytes = 1L << 20;
 	cfg->max_queued_bytes = 8L << 20;
 	cfg->ping_interval_s = 20;

@@ -299,6 +299,8 @@ void relay_server_stop(struct relay_server *srv, const char *reason,
 	relay_ws_stop_listening(srv->ws);
 	relay_unix_stop_listening(srv->ux);
 	remove_runtime_files(srv);
+	/* Waiting hooks are answered first, while their callers can still read. */
+	relay_hooks_shutdown(srv->hooks);
 	for (struct relay_conn *c = srv->conns; c; c = c->next) {
 		cJSON *ev = cJSON_CreateObject();
 		cJSON_AddStringToObject(ev, "type", "shutdown");
@@ -308,7 +310,6 @@ void relay_server_stop(struct relay_server *srv, const char *reason,
 	}
 	/* Terminals get SIGHUP, as when a terminal emulator quits. */
 	relay_pty_shutdown(srv->pty);
-	relay_hooks_shutdown(srv->hooks);
 	srv->stop_deadline_ms = relay_now_ms() + STOP_GRACE_MS;
 	srv->stop_timer.data = srv;
 	uv_timer_start(&srv->stop_timer, stop_tick, 0, 10);

@@ -64,7 +64,7 @@ test('status reply: version, pid, uptime, listen, connections (counts a second c
     { total: s1.connections.total, websocket: s1.connections.websocket, unix: s1.connections.unix },
     { total: 1, websocket: 1, unix: 0 },
   );
-  assert.equal(s1.connections.max, 64, 'default max_connections');
+  assert.equal(s1.connections.max, 256, 'default max_connections');
   assert.ok(!JSON.stringify(s1).includes(d.endpoint.token), 'the token is never part of status');
 
   // uptime advances

@@ -1083,3 +1083,54 @@ export function childProcesses(pid) {
 export function zombieChildren(pid) {
   return childProcesses(pid).filter((p) => p.state === 'Z');
 }
+
+// ---------------------------------------------------------------------------------------------
+// Agent hooks (docs/hooks.md; docs/protocol.md, "Agent hooks")
+
+/** The shared hook fixtures (in/*.json agent inputs, out/*.json Claude Code outputs). */
+export const HOOK_FIXTURES = process.env.TETHER_HOOK_FIXTURES ?? '/work/shared/fixtures/hooks';
+
+/** A fixture's text, exactly as stored. kind: 'in' or 'out'; name without .json. */
+export function hookFixture(kind, name) {
+  return fs.readFileSync(path.join(HOOK_FIXTURES, kind, `${name}.json`), 'utf8');
+}
+
+/**
+ * Runs `tether hook --runtime-dir rt ...args` with `input` (string or Buffer) on stdin.
+ * Resolves {code, signal, stdout, stderr, timedOut, ms}: ms from spawn to exit. Start it without
+ * awaiting to have a hook waiting while the test plays the IDE.
+ */
+export async function runHook(rt, home, args = [], input = '', { timeoutMs = 15000, env = {}, cwd } = {}) {
+  const t0 = performance.now();
+  const r = await run(TETHER_BIN(), ['hook', '--runtime-dir', rt, ...args], {
+    env: childEnv(home, env),
+    input,
+    timeoutMs,
+    cwd,
+  });
+  return { ...r, ms: performance.now() - t0 };
+}
+
+/**
+ * An IDE-side connection (a PtyClient: request(), waitEvent(), events) that has completed hello
+ * and, unless `subscribe` is null, sent hooks.subscribe with those members. `raw` collects the
+ * text of every text message as received (to check bytes, not just parsed values).
+ */
+export async function connectSubscriber(d, t, subscribe = { events: ['*'] }) {
+  const c = await connectPty(d, t);
+  c.raw = [];
+  c.ws.on('message', (data, isBinary) => {
+    if (!isBinary) c.raw.push(data.toString('utf8'));
+  });
+  if (subscribe) {
+    const r = await c.request({ type: 'hooks.subscribe', ...subscribe });
+    if (r.type !== 'hooks.subscribe') throw new Error(`hooks.subscribe failed: ${JSON.stringify(r)}`);
+    c.subscribeReply = r;
+  }
+  return c;
+}
+
+/** Takes the next hooks.request on c that matches pred (any, by default). */
+export function nextHookRequest(c, pred = () => true, timeoutMs = 5000) {
+  return c.waitEvent((m) => m.type === 'hooks.request' && pred(m), { timeoutMs, what: 'hooks.request' });
+}
