@@ -45,6 +45,34 @@ export function quantile(sorted, q) {
   return sorted[i];
 }
 
+// Servers this process started are stopped when it ends, however it ends (bench/run's timeout
+// sends SIGTERM): tetherd and ttyd then end their own terminals' processes.
+const children = new Set();
+const tempDirs = new Set();
+function track(proc) {
+  children.add(proc);
+  proc.once('exit', () => children.delete(proc));
+  return proc;
+}
+process.on('exit', () => {
+  for (const c of children) {
+    try {
+      c.kill('SIGTERM');
+    } catch {
+      // already gone
+    }
+  }
+  for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true });
+});
+for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) {
+  process.on(sig, () => process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGHUP' ? 1 : 15)));
+}
+
+// a reader that goes away (`| head`) is not an error worth a stack trace
+process.stdout.on('error', (e) => {
+  if (e.code === 'EPIPE') process.exit(0);
+});
+
 export function emit(obj) {
   process.stdout.write(JSON.stringify(obj) + '\n');
 }
@@ -64,12 +92,18 @@ const CLK_TCK = (() => {
   }
 })();
 
-/** CPU seconds (user + system) a process has used so far. */
-export function cpuSeconds(pid) {
+/** CPU seconds {user, sys} a process has used so far. */
+export function cpuTimes(pid) {
   const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
   // fields after the comm: state(3) ... utime(14) stime(15) -> indexes 11, 12 here
-  return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+  return { user: Number(f[11]) / CLK_TCK, sys: Number(f[12]) / CLK_TCK };
+}
+
+/** CPU seconds (user + system) a process has used so far. */
+export function cpuSeconds(pid) {
+  const t = cpuTimes(pid);
+  return t.user + t.sys;
 }
 
 /** {rss, data, size} of a process in KiB (VmRSS, VmData, VmSize). */
@@ -80,6 +114,18 @@ export function memKiB(pid) {
     return m ? Number(m[1]) : null;
   };
   return { rss: get('VmRSS'), data: get('VmData'), size: get('VmSize') };
+}
+
+/** Jiffies of all CPUs so far: {busy, total} (from /proc/stat; idle and iowait are not busy). */
+export function machineCpu() {
+  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+  return { busy: total - f[3] - f[4], total };
+}
+
+/** Percent of the machine's CPUs busy between two machineCpu() samples. */
+export function machineBusyPct(a, b) {
+  return b.total > a.total ? (100 * (b.busy - a.busy)) / (b.total - a.total) : null;
 }
 
 export function clientCpuSeconds() {
@@ -127,17 +173,18 @@ export function tetherdFlags(bin) {
  */
 export async function startTetherd({ tetherd, tether, args = [] }) {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tether-bench-'));
+  tempDirs.add(tmp);
   const rt = path.join(tmp, 'rt');
   const home = path.join(tmp, 'home');
   fs.mkdirSync(rt, { mode: 0o700 });
   fs.chmodSync(rt, 0o700);
   fs.mkdirSync(home, { mode: 0o700 });
   const logFile = path.join(tmp, 'tetherd.log');
-  const proc = spawn(
+  const proc = track(spawn(
     tetherd,
     ['--runtime-dir', rt, '--port', '0', '--log-file', logFile, '--log-level', 'warn', ...args],
     { env: childEnv(home), stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+  ));
   let err = '';
   proc.stderr.setEncoding('utf8');
   proc.stderr.on('data', (d) => (err += d));
@@ -285,9 +332,9 @@ export async function openSession(c, fields) {
 
 /** Starts `ttyd -i 127.0.0.1 -p 0 ...args`; resolves {proc, port, stop()} once it listens. */
 export async function startTtyd(bin, args) {
-  const proc = spawn(bin, ['-i', '127.0.0.1', '-p', '0', '-d', '7', ...args], {
+  const proc = track(spawn(bin, ['-i', '127.0.0.1', '-p', '0', '-d', '7', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  }));
   let out = '';
   const port = await new Promise((resolve, reject) => {
     const onData = (d) => {
@@ -322,8 +369,10 @@ export async function startTtyd(bin, args) {
 /** Opens a ttyd WebSocket (not yet initialized: call init()). onOutput(buf) gets each OUTPUT
  *  frame (buf[0] === 0x30, data from offset 1). */
 export class TtydClient {
-  static async connect(port) {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, ['tty'], {
+  /** args: command-line arguments for the command (ttyd -a appends them to its command). */
+  static async connect(port, args = []) {
+    const q = args.map((a) => `arg=${encodeURIComponent(a)}`).join('&');
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws${q ? `?${q}` : ''}`, ['tty'], {
       perMessageDeflate: false,
       maxPayload: 256 * 1024 * 1024,
     });

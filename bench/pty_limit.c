@@ -4,6 +4,10 @@
  *   pty_limit throughput FILE REPS   the child runs `cat FILE` on the slave; the parent
  *                                    reads the master (blocking reads into a 64 KiB
  *                                    buffer) until EIO, the slave's hang-up
+ *   pty_limit throughput-epoll FILE REPS
+ *                                    the same, read as an event loop reads: a non-blocking
+ *                                    master, epoll_wait, then read until EAGAIN (what
+ *                                    libuv-based servers, tetherd and ttyd, can reach)
  *   pty_limit echo COUNT REPS        the slave in raw mode, -echo (as `stty raw -echo`),
  *                                    the child runs `cat`; the parent writes 1 byte to
  *                                    the master and reads it back, COUNT times
@@ -25,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -43,6 +48,23 @@ static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
 	return x < y ? -1 : x > y;
+}
+
+/* Jiffies of all CPUs: busy (all but idle and iowait) and total, from /proc/stat. */
+static void machine_cpu(unsigned long long *busy, unsigned long long *total)
+{
+	unsigned long long v[8] = { 0 };
+	FILE *f = fopen("/proc/stat", "r");
+	*busy = *total = 0;
+	if (!f)
+		return;
+	if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+		   &v[4], &v[5], &v[6], &v[7]) == 8) {
+		for (int i = 0; i < 8; i++)
+			*total += v[i];
+		*busy = *total - v[3] - v[4];
+	}
+	fclose(f);
 }
 
 /* Sorts v in place and returns its median. */
@@ -89,8 +111,9 @@ static int spawn_on_pty(char *const argv[], bool raw, pid_t *pid)
 	return master;
 }
 
-static int throughput(const char *file, int reps)
+static int throughput(const char *file, int reps, bool use_epoll)
 {
+	const char *kind = use_epoll ? "pty-throughput-epoll" : "pty-throughput";
 	double mbps[64], per_read[64];
 	char *argv[] = { "cat", (char *)file, NULL };
 	static char buf[65536];
@@ -100,23 +123,48 @@ static int throughput(const char *file, int reps)
 	for (int r = 0; r < reps; r++) {
 		pid_t pid;
 		struct rusage ru0, ru1;
+		unsigned long long b0, t0j, b1, t1j;
 		getrusage(RUSAGE_SELF, &ru0);
+		machine_cpu(&b0, &t0j);
 		double t0 = now_s();
 		int m = spawn_on_pty(argv, false, &pid);
-		uint64_t bytes = 0, reads = 0;
-		for (;;) {
-			ssize_t n = read(m, buf, sizeof buf);
-			if (n > 0) {
-				bytes += (uint64_t)n;
-				reads++;
-			} else if (n < 0 && errno == EINTR) {
-				continue;
-			} else {
-				break;   /* EIO: the slave was hung up and everything was read */
+		uint64_t bytes = 0, reads = 0, wakeups = 0;
+		int ep = -1;
+		if (use_epoll) {
+			struct epoll_event ev = { .events = EPOLLIN };
+			fcntl(m, F_SETFL, fcntl(m, F_GETFL) | O_NONBLOCK);
+			ep = epoll_create1(EPOLL_CLOEXEC);
+			epoll_ctl(ep, EPOLL_CTL_ADD, m, &ev);
+		}
+		for (bool done = false; !done;) {
+			if (use_epoll) {
+				struct epoll_event ev;
+				if (epoll_wait(ep, &ev, 1, -1) < 0 && errno != EINTR)
+					break;
+				wakeups++;
+			}
+			for (;;) {
+				ssize_t n = read(m, buf, sizeof buf);
+				if (n > 0) {
+					bytes += (uint64_t)n;
+					reads++;
+					if (use_epoll)
+						continue;
+				} else if (n < 0 && errno == EINTR) {
+					continue;
+				} else if (n < 0 && errno == EAGAIN) {
+					break;   /* back to epoll_wait */
+				} else {
+					done = true;   /* EIO: the slave was hung up and all was read */
+				}
+				break;
 			}
 		}
+		if (ep >= 0)
+			close(ep);
 		double t = now_s() - t0;
 		getrusage(RUSAGE_SELF, &ru1);
+		machine_cpu(&b1, &t1j);
 		close(m);
 		int st;
 		waitpid(pid, &st, 0);
@@ -126,16 +174,17 @@ static int throughput(const char *file, int reps)
 			     (double)(ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
 		mbps[r] = (double)bytes / t / 1e6;
 		per_read[r] = reads ? (double)bytes / (double)reads : 0;
-		printf("{\"kind\":\"pty-throughput\",\"rep\":%d,\"bytes\":%llu,\"reads\":%llu,"
-		       "\"seconds\":%.4f,\"mbps\":%.1f,\"bytes_per_read\":%.1f,"
-		       "\"reader_cpu_s\":%.3f}\n",
-		       r, (unsigned long long)bytes, (unsigned long long)reads, t, mbps[r],
-		       per_read[r], cpu);
+		printf("{\"kind\":\"%s\",\"rep\":%d,\"bytes\":%llu,\"reads\":%llu,"
+		       "\"wakeups\":%llu,\"seconds\":%.4f,\"mbps\":%.1f,\"bytes_per_read\":%.1f,"
+		       "\"reader_cpu_s\":%.3f,\"reader_cpu_pct\":%.1f,\"machine_busy_pct\":%.1f}\n",
+		       kind, r, (unsigned long long)bytes, (unsigned long long)reads,
+		       (unsigned long long)wakeups, t, mbps[r], per_read[r], cpu, 100 * cpu / t,
+		       t1j > t0j ? 100.0 * (double)(b1 - b0) / (double)(t1j - t0j) : -1.0);
 		fflush(stdout);
 	}
-	printf("{\"kind\":\"pty-throughput-summary\",\"reps\":%d,\"mbps\":%.1f,"
+	printf("{\"kind\":\"%s-summary\",\"reps\":%d,\"mbps\":%.1f,"
 	       "\"bytes_per_read\":%.1f}\n",
-	       reps, median(mbps, reps), median(per_read, reps));
+	       kind, reps, median(mbps, reps), median(per_read, reps));
 	return 0;
 }
 
@@ -190,9 +239,12 @@ int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
 	if (argc == 4 && !strcmp(argv[1], "throughput"))
-		return throughput(argv[2], atoi(argv[3]));
+		return throughput(argv[2], atoi(argv[3]), false);
+	if (argc == 4 && !strcmp(argv[1], "throughput-epoll"))
+		return throughput(argv[2], atoi(argv[3]), true);
 	if (argc == 4 && !strcmp(argv[1], "echo"))
 		return echo(atoi(argv[2]), atoi(argv[3]));
-	fprintf(stderr, "usage: %s throughput FILE REPS | echo COUNT REPS\n", argv[0]);
+	fprintf(stderr, "usage: %s throughput|throughput-epoll FILE REPS | echo COUNT REPS\n",
+		argv[0]);
 	return 2;
 }

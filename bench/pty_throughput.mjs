@@ -7,26 +7,30 @@
 //   node pty_throughput.mjs --target ttyd --ttyd BIN --file FILE [--reps N]
 //
 // tetherd: pty.open with an initial credit of 64 MiB, re-granted (pty.credit) every 16 MiB
-// received, so credit never runs out; the run ends at pty.exit. ttyd: one connection per run,
-// ends when ttyd closes the WebSocket after `cat` exits.
+// received, so credit never runs out (--credit BYTES and --grant-every BYTES change that, e.g.
+// to the daemon's default credit; --label NAME names the results); the run ends at pty.exit.
+// ttyd: one connection per run, ends when ttyd closes the WebSocket after `cat` exits.
 // Prints one JSON line per run and a summary line with the medians.
 
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import {
-  parseArgs, median, emit, log, sleep, cpuSeconds, clientCpuSeconds, startTetherd,
+  parseArgs, median, emit, log, sleep, cpuSeconds, cpuTimes, clientCpuSeconds, machineCpu,
+  machineBusyPct, startTetherd,
   TetherClient, openSession, startTtyd, TtydClient, SizeHist,
 } from './lib.mjs';
 
 const args = parseArgs();
 const target = args.target ?? 'tetherd';
-const file = args.file;
+const file = args.file && path.resolve(args.file);   // the session's cwd is HOME
 const reps = Number(args.reps ?? 3);
 const timeoutMs = Number(args['timeout-s'] ?? 120) * 1000;
 if (!file || !fs.existsSync(file)) throw new Error('--file FILE (an existing file) is required');
 
-const INITIAL_CREDIT = 64 * 1024 * 1024;
-const GRANT_EVERY = 16 * 1024 * 1024;
+const INITIAL_CREDIT = Number(args.credit ?? 64 * 1024 * 1024);
+const GRANT_EVERY = Number(args['grant-every'] ?? 16 * 1024 * 1024);
+const label = args.label ?? target;   // the results' kind: `${label}-throughput`
 
 async function tetherdRun(d) {
   const c = await TetherClient.connect(d.endpoint);
@@ -60,15 +64,18 @@ async function tetherdRun(d) {
       grants++;
     }
   };
-  const cpu0 = cpuSeconds(d.pid);
+  const cpu0 = cpuTimes(d.pid);
   const ccpu0 = clientCpuSeconds();
+  const m0 = machineCpu();
   const t0 = process.hrtime.bigint();
   const r = await openSession(c, { argv: ['cat', file], credit: INITIAL_CREDIT, cols: 80, rows: 24 });
   session = r.session;
   channel = r.channel;
   await done;
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-  const daemonCpu = cpuSeconds(d.pid) - cpu0;
+  const cpu1 = cpuTimes(d.pid);
+  const m1 = machineCpu();
+  const daemonCpu = cpu1.user + cpu1.sys - cpu0.user - cpu0.sys;
   const clientCpu = clientCpuSeconds() - ccpu0;
   await c.close();
   return {
@@ -84,6 +91,9 @@ async function tetherdRun(d) {
     credit_grants: grants,
     server_cpu_s: daemonCpu,
     server_cpu_pct: (100 * daemonCpu) / secs,
+    machine_busy_pct: machineBusyPct(m0, m1),
+    server_user_pct: (100 * (cpu1.user - cpu0.user)) / secs,
+    server_sys_pct: (100 * (cpu1.sys - cpu0.sys)) / secs,
     client_cpu_s: clientCpu,
     client_cpu_pct: (100 * clientCpu) / secs,
   };
@@ -95,16 +105,20 @@ async function ttydRun(t) {
   c.onOutput = (buf) => hist.add(buf.length - 1);
   const cpu0 = cpuSeconds(t.pid);
   const ccpu0 = clientCpuSeconds();
+  const m0 = machineCpu();
   const t0 = process.hrtime.bigint();
   c.init(80, 24);
+  let timer;
   const closed = await Promise.race([
     c.closed,
-    sleep(timeoutMs).then(() => {
-      throw new Error(`ttyd did not close within ${timeoutMs} ms`);
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`ttyd did not close within ${timeoutMs} ms`)), timeoutMs);
     }),
   ]);
+  clearTimeout(timer);
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   const serverCpu = cpuSeconds(t.pid) - cpu0;
+  const m1 = machineCpu();
   const clientCpu = clientCpuSeconds() - ccpu0;
   return {
     bytes: hist.bytes,
@@ -117,6 +131,7 @@ async function ttydRun(t) {
     frame_sizes: hist.top(),
     server_cpu_s: serverCpu,
     server_cpu_pct: (100 * serverCpu) / secs,
+    machine_busy_pct: machineBusyPct(m0, m1),
     client_cpu_s: clientCpu,
     client_cpu_pct: (100 * clientCpu) / secs,
   };
@@ -155,11 +170,11 @@ async function main() {
     for (let i = 0; i < reps; i++) {
       const r = await runOnce();
       runs.push(r);
-      emit({ kind: `${target}-throughput`, rep: i, ...r });
+      emit({ kind: `${label}-throughput`, rep: i, ...r });
       await sleep(200);
     }
     emit({
-      kind: `${target}-throughput-summary`,
+      kind: `${label}-throughput-summary`,
       reps,
       mbps: median(runs.map((r) => r.mbps)),
       bytes: median(runs.map((r) => r.bytes)),
@@ -171,7 +186,7 @@ async function main() {
       const stop = await straceOn(server.pid, args.strace);
       const r = await runOnce();
       const report = await stop();
-      emit({ kind: `${target}-throughput-strace`, ...r, strace_file: args.strace });
+      emit({ kind: `${label}-throughput-strace`, ...r, strace_file: args.strace });
       log(report);
     }
   } finally {

@@ -34,12 +34,17 @@ const out = [];
 const p = (s = '') => out.push(s);
 
 p(`tether terminal benchmark  ${meta.date ?? ''}`);
-p(`machine: ${meta.cpus ?? '?'} CPUs, ${meta.kernel ?? ''}; tetherd ${meta.tetherd_version ?? ''}` +
+p(`machine: ${meta.cpus ?? '?'} CPUs, ${meta.kernel ?? ''}; ${meta.tetherd_version ?? 'tetherd'}` +
+  ` (${meta.tetherd_source ?? 'work tree'})` +
   `${meta.ttyd_version ? `; ttyd ${meta.ttyd_version}` : '; ttyd: not available'}`);
 p(`data: ${meta.file ?? ''} (${meta.mib ?? '?'} MiB of 80-byte text lines; the terminal's ONLCR ` +
   'makes each "\\n" "\\r\\n", so more bytes leave the PTY than the file holds)');
 p(`repetitions: ${meta.reps ?? '?'} (medians; the runs of the three servers are interleaved); ` +
   'MB = 10^6 bytes; µs = microseconds');
+p(`other load: CPUs ${meta.busy_start ?? '?'}% busy in the second before the start, ` +
+  `${meta.busy_end ?? '?'}% in the second after the end` +
+  `${meta.busy_procs ? ` (${meta.busy_procs})` : ''}` +
+  `${Number(meta.busy_start) >= 10 || Number(meta.busy_end) >= 10 ? ' — the machine was not idle: expect noise' : ''}`);
 p();
 
 // ---- throughput
@@ -47,25 +52,45 @@ const ptyT = med('pty-throughput', 'mbps');
 const tdT = med('tetherd-throughput', 'mbps');
 const ttT = med('ttyd-throughput', 'mbps');
 p('1. Output throughput: `cat FILE` in a terminal, bytes counted by the reader');
-p(`   PTY limit (bench/pty_limit.c)  ${fmt(ptyT)} MB/s   runs: ${all('pty-throughput', 'mbps')}` +
-  `   mean read ${fmt(med('pty-throughput', 'bytes_per_read'), 0)} B, ` +
-  `bytes ${fmt(med('pty-throughput', 'bytes'), 0)}`);
-p(`   tetherd (WebSocket, Node ws)   ${fmt(tdT)} MB/s   runs: ${all('tetherd-throughput', 'mbps')}` +
-  `   mean frame ${fmt(med('tetherd-throughput', 'bytes_per_frame'), 0)} B, ` +
-  `bytes ${fmt(med('tetherd-throughput', 'bytes'), 0)}, ` +
-  `daemon CPU ${fmt(med('tetherd-throughput', 'server_cpu_pct'), 0)}%, ` +
-  `client CPU ${fmt(med('tetherd-throughput', 'client_cpu_pct'), 0)}%`);
+const ptyE = med('pty-throughput-epoll', 'mbps');
+const expectBytes = median(of('pty-throughput').map((l) => l.bytes));
+// bytes received, and how many runs came up short of what the terminal emitted
+const got = (k) => {
+  const short = of(k).filter((l) => expectBytes !== null && l.bytes < expectBytes);
+  const worst = short.length ? Math.max(...short.map((l) => expectBytes - l.bytes)) : 0;
+  return `${fmt(med(k, 'bytes'), 0)} bytes` +
+    (short.length ? ` (${short.length} of ${of(k).length} runs short, by up to ${worst} bytes: the end of the output was lost)` : '');
+};
+const busy = (k) => `machine CPU busy ${fmt(med(k, 'machine_busy_pct'), 0)}% (of ${meta.cpus ?? '?'} CPUs)`;
+p(`   PTY limit (bench/pty_limit.c)  ${fmt(ptyT).padStart(6)} MB/s   runs: ${all('pty-throughput', 'mbps')}`);
+p(`      blocking reads: mean ${fmt(med('pty-throughput', 'bytes_per_read'), 0)} B per read, ` +
+  `reader CPU ${fmt(med('pty-throughput', 'reader_cpu_pct'), 0)}%, ${busy('pty-throughput')}, ` +
+  `${fmt(med('pty-throughput', 'bytes'), 0)} bytes`);
+p(`   PTY, event-loop reader         ${fmt(ptyE).padStart(6)} MB/s   runs: ${all('pty-throughput-epoll', 'mbps')}`);
+p(`      epoll_wait then non-blocking reads to EAGAIN (as a libuv server reads): ` +
+  `mean ${fmt(med('pty-throughput-epoll', 'bytes_per_read'), 0)} B per read, ${busy('pty-throughput-epoll')}`);
+p(`   tetherd (WebSocket, Node ws)   ${fmt(tdT).padStart(6)} MB/s   runs: ${all('tetherd-throughput', 'mbps')}`);
+p(`      mean frame ${fmt(med('tetherd-throughput', 'bytes_per_frame'), 0)} B, ` +
+  `daemon CPU ${fmt(med('tetherd-throughput', 'server_cpu_pct'), 0)}% ` +
+  `(user ${fmt(med('tetherd-throughput', 'server_user_pct'), 0)}%, sys ${fmt(med('tetherd-throughput', 'server_sys_pct'), 0)}%), ` +
+  `client CPU ${fmt(med('tetherd-throughput', 'client_cpu_pct'), 0)}%, ${busy('tetherd-throughput')}, ` +
+  got('tetherd-throughput'));
+const dcT = med('tetherd-dc-throughput', 'mbps');
+p(`   tetherd, default credit        ${fmt(dcT).padStart(6)} MB/s   runs: ${all('tetherd-dc-throughput', 'mbps')}`);
+p(`      pty.open credit 262144, pty.credit of 64 KiB each time 64 KiB arrived ` +
+  `(${fmt(med('tetherd-dc-throughput', 'credit_grants'), 0)} grants), ` +
+  `mean frame ${fmt(med('tetherd-dc-throughput', 'bytes_per_frame'), 0)} B, ${got('tetherd-dc-throughput')}`);
 if (of('ttyd-throughput').length) {
-  p(`   ttyd (WebSocket, Node ws)      ${fmt(ttT)} MB/s   runs: ${all('ttyd-throughput', 'mbps')}` +
-    `   mean frame ${fmt(med('ttyd-throughput', 'bytes_per_frame'), 0)} B, ` +
-    `bytes ${fmt(med('ttyd-throughput', 'bytes'), 0)}, ` +
+  p(`   ttyd (WebSocket, Node ws)      ${fmt(ttT).padStart(6)} MB/s   runs: ${all('ttyd-throughput', 'mbps')}`);
+  p(`      mean frame ${fmt(med('ttyd-throughput', 'bytes_per_frame'), 0)} B, ` +
     `ttyd CPU ${fmt(med('ttyd-throughput', 'server_cpu_pct'), 0)}%, ` +
-    `client CPU ${fmt(med('ttyd-throughput', 'client_cpu_pct'), 0)}%`);
+    `client CPU ${fmt(med('ttyd-throughput', 'client_cpu_pct'), 0)}%, ${busy('ttyd-throughput')}, ` +
+    got('ttyd-throughput'));
 } else {
   p(`   ttyd                           n/a (${meta.ttyd_note ?? 'not run'})`);
 }
 const fs1 = of('tetherd-throughput')[0]?.frame_sizes;
-if (fs1) p(`   tetherd frame sizes (first run, count per size bucket): ${JSON.stringify(fs1)}`);
+if (fs1) p(`   tetherd frames per size (first run): ${JSON.stringify(fs1)}`);
 const st = of('tetherd-throughput-strace')[0];
 if (st) p(`   strace -c of tetherd during one extra run: ${meta.strace_file} (${fmt(st.mbps)} MB/s under strace)`);
 p();
@@ -84,6 +109,18 @@ if (of('ttyd-echo').length) {
   p(`   ttyd (Node ws client)          p50 ${fmt(ttE50)} µs  p99 ${fmt(ttE99)} µs   p99 runs: ${all('ttyd-echo', 'p99_us')}`);
 } else {
   p(`   ttyd                           n/a (${meta.ttyd_note ?? 'not run'})`);
+}
+const tdF50 = med('tetherd-echo-flood', 'p50_us');
+const tdF99 = med('tetherd-echo-flood', 'p99_us');
+const ttF50 = med('ttyd-echo-flood', 'p50_us');
+const ttF99 = med('ttyd-echo-flood', 'p99_us');
+p(`   while another session of the same server floods (\`cat FILE\` in a loop, its client reading all), ` +
+  `${meta.flood_echo_count ?? '?'} round trips a run:`);
+p(`   tetherd                        p50 ${fmt(tdF50)} µs  p99 ${fmt(tdF99)} µs   p99 runs: ${all('tetherd-echo-flood', 'p99_us')}` +
+  `   flood ${fmt(med('tetherd-echo-flood', 'flood_mbps'))} MB/s meanwhile`);
+if (of('ttyd-echo-flood').length) {
+  p(`   ttyd                           p50 ${fmt(ttF50)} µs  p99 ${fmt(ttF99)} µs   p99 runs: ${all('ttyd-echo-flood', 'p99_us')}` +
+    `   flood ${fmt(med('ttyd-echo-flood', 'flood_mbps'))} MB/s meanwhile`);
 }
 p();
 
@@ -112,11 +149,17 @@ const rows = [
   ['metric', 'tetherd', 'peer/limit', 'ratio', 'target', 'verdict'],
   ['throughput vs PTY limit (MB/s)', fmt(tdT), `${fmt(ptyT)} (PTY)`, fmt(ratio(tdT, ptyT), 2),
    '>= 0.90', verdict(ratio(tdT, ptyT) === null ? null : ratio(tdT, ptyT) >= 0.9)],
+  ['throughput vs event-loop PTY reader', fmt(tdT), `${fmt(ptyE)} (PTY, epoll)`, fmt(ratio(tdT, ptyE), 2),
+   '-', '-'],
+  ['throughput, default credit vs 64 MiB', fmt(dcT), `${fmt(tdT)} (64 MiB)`, fmt(ratio(dcT, tdT), 2), '-', '-'],
   ['throughput vs ttyd (MB/s)', fmt(tdT), `${fmt(ttT)} (ttyd)`, fmt(ratio(tdT, ttT), 2),
    '>= 1.00', verdict(ratio(tdT, ttT) === null ? null : ratio(tdT, ttT) >= 1)],
   ['echo p50 (µs)', fmt(tdE50), `${fmt(ttE50)} (ttyd)`, fmt(ratio(tdE50, ttE50), 2), '-', '-'],
   ['echo p99 (µs)', fmt(tdE99), `${fmt(ttE99)} (ttyd)`, fmt(ratio(tdE99, ttE99), 2),
    '< 100 µs', verdict(tdE99 === null ? null : tdE99 < 100)],
+  ['echo p50 beside a flood (µs)', fmt(tdF50), `${fmt(ttF50)} (ttyd)`, fmt(ratio(tdF50, ttF50), 2), '-', '-'],
+  ['echo p99 beside a flood (µs)', fmt(tdF99), `${fmt(ttF99)} (ttyd)`, fmt(ratio(tdF99, ttF99), 2),
+   '< 100 µs', verdict(tdF99 === null ? null : tdF99 < 100)],
   ['echo p99 vs bare PTY (µs)', fmt(tdE99), `${fmt(ptyE99)} (PTY)`, fmt(ratio(tdE99, ptyE99), 2), '-', '-'],
   ['idle session (KiB RSS)', fmt(idle, 1), 'ring: none yet', '-', '< 64 KiB + ring',
    verdict(idle === null ? null : idle < 64)],
