@@ -35,7 +35,7 @@ static void config_defaults_are_the_documented_values(void)
 	unsetenv("TETHER_RUNTIME_DIR");
 	relay_config_defaults(&cfg);
 	CHECK_EQ(cfg.port, 7420);
-	CHECK_EQ(cfg.max_connections, 64);
+	CHECK_EQ(cfg.max_connections, 256);
 	CHECK_EQ(cfg.max_message_bytes, 1L << 20);
 	CHECK_EQ(cfg.max_queued_bytes, 8L << 20);
 	CHECK_EQ(cfg.ping_interval_s, 20);
@@ -95,7 +95,7 @@ static void config_load_text_keeps_the_defaults_of_keys_it_does_not_have(void)
 	CHECK_EQ(load(&cfg, "{ \"log_level\": \"warn\" }", err), 0);
 	CHECK_EQ(cfg.log_level, RELAY_LOG_WARN);
 	CHECK_EQ(cfg.port, 7420);
-	CHECK_EQ(cfg.max_connections, 64);
+	CHECK_EQ(cfg.max_connections, 256);
 	CHECK_EQ(load(&cfg, "{}", err), 0);
 	CHECK_EQ(cfg.log_level, RELAY_LOG_INFO);
 }
