@@ -251,21 +251,29 @@ static int on_receive(struct ws_session *s, struct lws *wsi, const void *in, siz
 	return 0;
 }
 
+/* Writes queued messages while the socket takes them (lws_send_pipe_choked
+ * says when it would not), so a burst costs one turn of the loop, not one
+ * per message; at most WRITE_BATCH per turn, so other connections get theirs. */
+#define WRITE_BATCH 16
 static int on_writable(struct ws_session *s, struct lws *wsi)
 {
 	struct relay_conn *c = s->conn;
-	struct relay_out *o = relay_conn_pop(c);
+	struct relay_out *o;
 
-	if (o) {
+	for (int n = 0; n < WRITE_BATCH && c->out_head; n++) {
+		if (n && lws_send_pipe_choked(wsi))
+			break;
+		o = relay_conn_pop(c);
 		size_t len = o->len;
-		int n = lws_write(wsi, o->buf + RELAY_OUT_HEADROOM, len,
+		int w = lws_write(wsi, o->buf + RELAY_OUT_HEADROOM, len,
 				  o->kind == RELAY_FRAME_TEXT ? LWS_WRITE_TEXT : LWS_WRITE_BINARY);
 		free(o);
 		relay_conn_sent(c, len);
-		if (n < (int)len)
+		if (w < (int)len)
 			return -1;
-		if (c->out_head || c->closing)
-			lws_callback_on_writable(wsi);
+	}
+	if (c->out_head) {
+		lws_callback_on_writable(wsi);
 		return 0;
 	}
 	if (c->closing) {
