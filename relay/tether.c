@@ -319,7 +319,8 @@ static int cmd_help(int argc, char **argv)
 	       "  --runtime-dir DIR   tetherd's runtime dir (default $TETHER_RUNTIME_DIR or\n"
 	       "                      /tmp/tether-UID)\n"
 	       "  --version, --help\n"
-	       "\nexit codes: 0 ok, 1 failed (e.g. tetherd not running), 2 usage error\n");
+	       "\nexit codes: 0 ok, 1 failed (e.g. tetherd not running), 2 usage error;\n"
+	       "tether hook follows the agent's contract instead (docs/hooks.md)\n");
 	return 0;
 }
 
