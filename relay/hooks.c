@@ -1,7 +1,6 @@
 /* Agent hooks: subscriptions, hooks waiting for a decision, and the history
  * (docs/protocol.md, "Agent hooks"). First valid answer wins. */
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -502,18 +501,11 @@ void relay_msg_hook_call(struct relay_conn *c, const cJSON *req, const cJSON *id
 		}
 		values[i] = v->valuestring;
 	}
-	const cJSON *wait = cJSON_GetObjectItemCaseSensitive(req, "wait");
-	const cJSON *timeout = cJSON_GetObjectItemCaseSensitive(req, "timeout_ms");
-	if (wait && !cJSON_IsBool(wait)) {
-		relay_proto_error(c, id, "invalid_field", "wait", type, "\"wait\" must be true or false");
+	bool wait = true;
+	double timeout_ms = 30000;
+	if (!relay_proto_bool_field(c, req, id, type, "wait", &wait) ||
+	    !relay_proto_int_field(c, req, id, type, "timeout_ms", 1, 3600000, &timeout_ms))
 		return;
-	}
-	if (timeout && (!cJSON_IsNumber(timeout) || timeout->valuedouble != floor(timeout->valuedouble) ||
-			timeout->valuedouble < 1 || timeout->valuedouble > 3600000)) {
-		relay_proto_error(c, id, "invalid_field", "timeout_ms", type,
-				  "\"timeout_ms\" must be an integer from 1 to 3600000");
-		return;
-	}
 	cJSON *input = cJSON_Parse(values[2]);
 	if (!cJSON_IsObject(input)) {
 		relay_proto_error(c, id, "invalid_field", "input_json", type,
@@ -521,9 +513,8 @@ void relay_msg_hook_call(struct relay_conn *c, const cJSON *req, const cJSON *id
 		cJSON_Delete(input);
 		return;
 	}
-	int rc = relay_hooks_call(h, c, id, values[0], values[1], input, values[2],
-				  !wait || cJSON_IsTrue(wait),
-				  timeout ? (uint64_t)timeout->valuedouble : 30000);
+	int rc = relay_hooks_call(h, c, id, values[0], values[1], input, values[2], wait,
+				  (uint64_t)timeout_ms);
 	cJSON_Delete(input);
 	if (rc == -EAGAIN)
 		relay_proto_error(c, id, "too_many_hooks", NULL, type,
@@ -534,16 +525,11 @@ void relay_msg_hook_call(struct relay_conn *c, const cJSON *req, const cJSON *id
 
 void relay_msg_hooks_history(struct relay_conn *c, const cJSON *req, const cJSON *id)
 {
-	const cJSON *limit = cJSON_GetObjectItemCaseSensitive(req, "limit");
-	if (limit && (!cJSON_IsNumber(limit) || limit->valuedouble != floor(limit->valuedouble) ||
-		      limit->valuedouble < 1 || limit->valuedouble > HISTORY_MAX)) {
-		relay_proto_error(c, id, "invalid_field", "limit", "hooks.history",
-				  "\"limit\" must be an integer from 1 to %d", HISTORY_MAX);
+	double limit = HISTORY_MAX;
+	if (!relay_proto_int_field(c, req, id, "hooks.history", "limit", 1, HISTORY_MAX, &limit))
 		return;
-	}
 	cJSON *reply = relay_proto_reply("hooks.history", id);
 	cJSON_AddItemToObject(reply, "hooks",
-			      relay_hooks_history(relay_server_hooks(c->srv),
-						  limit ? (int)limit->valuedouble : HISTORY_MAX));
+			      relay_hooks_history(relay_server_hooks(c->srv), (int)limit));
 	relay_conn_send_json(c, reply);
 }

@@ -198,6 +198,14 @@ void relay_proto_error(struct relay_conn *c, const cJSON *id, const char *code,
 		       const char *field, const char *request, const char *fmt, ...)
 	__attribute__((format(printf, 6, 7)));
 
+/* Optional request members: *out is left alone when the member is absent.
+ * When it is present but not an integer in [min, max] (or not a boolean),
+ * invalid_field is sent and false returned. */
+bool relay_proto_int_field(struct relay_conn *c, const cJSON *req, const cJSON *id,
+			   const char *type, const char *name, double min, double max, double *out);
+bool relay_proto_bool_field(struct relay_conn *c, const cJSON *req, const cJSON *id,
+			    const char *type, const char *name, bool *out);
+
 /* A request handler: req has been checked for type, id and unknown fields.
  * It sends exactly one reply or error. */
 typedef void relay_handler_fn(struct relay_conn *c, const cJSON *req, const cJSON *id);

@@ -1,7 +1,6 @@
 /* The terminal requests (docs/protocol.md, "Terminals"): validation here,
  * the work in pty.c. */
 #include <errno.h>
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,39 +11,6 @@
 #define PTY_SIZE_MAX 1000
 #define ARGV_MAX 256
 #define STRING_MAX 4096
-
-/* Reads an optional integer member into *out (left alone when absent).
- * Sends invalid_field and returns false when it is not an integer in range. */
-static bool int_field(struct relay_conn *c, const cJSON *req, const cJSON *id, const char *type,
-		      const char *name, double min, double max, double *out)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, name);
-	if (!v)
-		return true;
-	if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
-	    v->valuedouble < min || v->valuedouble > max) {
-		relay_proto_error(c, id, "invalid_field", name, type,
-				  "\"%s\" must be an integer from %.0f to %.0f", name, min, max);
-		return false;
-	}
-	*out = v->valuedouble;
-	return true;
-}
-
-static bool bool_field(struct relay_conn *c, const cJSON *req, const cJSON *id, const char *type,
-		       const char *name, bool *out)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, name);
-	if (!v)
-		return true;
-	if (!cJSON_IsBool(v)) {
-		relay_proto_error(c, id, "invalid_field", name, type, "\"%s\" must be true or false",
-				  name);
-		return false;
-	}
-	*out = cJSON_IsTrue(v);
-	return true;
-}
 
 /* An optional string of 1..max bytes with no control characters. */
 static bool string_field(struct relay_conn *c, const cJSON *req, const cJSON *id,
@@ -160,10 +126,10 @@ void relay_msg_pty_open(struct relay_conn *c, const cJSON *req, const cJSON *id)
 	op.env = env;
 	if (!string_field(c, req, id, "pty.open", "cwd", STRING_MAX, &op.cwd) ||
 	    !string_field(c, req, id, "pty.open", "term", 64, &op.term) ||
-	    !int_field(c, req, id, "pty.open", "cols", 1, PTY_SIZE_MAX, &cols) ||
-	    !int_field(c, req, id, "pty.open", "rows", 1, PTY_SIZE_MAX, &rows) ||
-	    !int_field(c, req, id, "pty.open", "credit", 0, PTY_MAX_CREDIT, &credit) ||
-	    !bool_field(c, req, id, "pty.open", "read_only", &op.read_only))
+	    !relay_proto_int_field(c, req, id, "pty.open", "cols", 1, PTY_SIZE_MAX, &cols) ||
+	    !relay_proto_int_field(c, req, id, "pty.open", "rows", 1, PTY_SIZE_MAX, &rows) ||
+	    !relay_proto_int_field(c, req, id, "pty.open", "credit", 0, PTY_MAX_CREDIT, &credit) ||
+	    !relay_proto_bool_field(c, req, id, "pty.open", "read_only", &op.read_only))
 		return;
 	long mine = 0;
 	for (const struct pty_attach *a = c->attachments; a; a = a->next_in_conn)
@@ -202,9 +168,9 @@ void relay_msg_pty_attach(struct relay_conn *c, const cJSON *req, const cJSON *i
 	double since = -1, credit = (double)cfg->default_credit;
 	bool read_only = false;
 	struct pty_session *s = session_field(c, req, id, "pty.attach");
-	if (!s || !int_field(c, req, id, "pty.attach", "since", 0, (double)s->total, &since) ||
-	    !int_field(c, req, id, "pty.attach", "credit", 0, PTY_MAX_CREDIT, &credit) ||
-	    !bool_field(c, req, id, "pty.attach", "read_only", &read_only))
+	if (!s || !relay_proto_int_field(c, req, id, "pty.attach", "since", 0, (double)s->total, &since) ||
+	    !relay_proto_int_field(c, req, id, "pty.attach", "credit", 0, PTY_MAX_CREDIT, &credit) ||
+	    !relay_proto_bool_field(c, req, id, "pty.attach", "read_only", &read_only))
 		return;
 	if (relay_pty_attached(c, s)) {
 		relay_proto_error(c, id, "already_attached", "session", "pty.attach",
@@ -261,7 +227,7 @@ void relay_msg_pty_credit(struct relay_conn *c, const cJSON *req, const cJSON *i
 				  "pty.credit needs \"bytes\"");
 		return;
 	}
-	if (!int_field(c, req, id, "pty.credit", "bytes", 1, PTY_MAX_CREDIT, &bytes))
+	if (!relay_proto_int_field(c, req, id, "pty.credit", "bytes", 1, PTY_MAX_CREDIT, &bytes))
 		return;
 	struct pty_session *s = a->s;
 	if (a->credit + (uint64_t)bytes > (uint64_t)PTY_MAX_CREDIT) {
@@ -281,8 +247,8 @@ void relay_msg_pty_resize(struct relay_conn *c, const cJSON *req, const cJSON *i
 {
 	double cols = -1, rows = -1;
 	struct pty_session *s = writable_session(c, req, id, "pty.resize");
-	if (!s || !int_field(c, req, id, "pty.resize", "cols", 1, PTY_SIZE_MAX, &cols) ||
-	    !int_field(c, req, id, "pty.resize", "rows", 1, PTY_SIZE_MAX, &rows))
+	if (!s || !relay_proto_int_field(c, req, id, "pty.resize", "cols", 1, PTY_SIZE_MAX, &cols) ||
+	    !relay_proto_int_field(c, req, id, "pty.resize", "rows", 1, PTY_SIZE_MAX, &rows))
 		return;
 	if (cols < 0 || rows < 0) {
 		relay_proto_error(c, id, "missing_field", cols < 0 ? "cols" : "rows", "pty.resize",

@@ -159,6 +159,39 @@ static bool field_allowed(const char *name, const char *const *fields)
 	return false;
 }
 
+/* Reads an optional integer member into *out (left alone when absent).
+ * Sends invalid_field and returns false when it is not an integer in range. */
+bool relay_proto_int_field(struct relay_conn *c, const cJSON *req, const cJSON *id,
+			   const char *type, const char *name, double min, double max, double *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, name);
+	if (!v)
+		return true;
+	if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
+	    v->valuedouble < min || v->valuedouble > max) {
+		relay_proto_error(c, id, "invalid_field", name, type,
+				  "\"%s\" must be an integer from %.0f to %.0f", name, min, max);
+		return false;
+	}
+	*out = v->valuedouble;
+	return true;
+}
+
+bool relay_proto_bool_field(struct relay_conn *c, const cJSON *req, const cJSON *id,
+			    const char *type, const char *name, bool *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, name);
+	if (!v)
+		return true;
+	if (!cJSON_IsBool(v)) {
+		relay_proto_error(c, id, "invalid_field", name, type, "\"%s\" must be true or false",
+				  name);
+		return false;
+	}
+	*out = cJSON_IsTrue(v);
+	return true;
+}
+
 void relay_proto_text(struct relay_conn *c, const char *data, size_t len)
 {
 	const char *end = NULL;
