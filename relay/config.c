@@ -32,7 +32,9 @@ static const struct setting settings[] = {
 	{ "runtime_dir", "--runtime-dir", SET_STRING, OFF(runtime_dir), SZ(runtime_dir), 0, 0,
 	  "directory for socket, token, endpoint (default $TETHER_RUNTIME_DIR or /tmp/tether-UID)" },
 	{ "log_file", "--log-file", SET_STRING, OFF(log_file), SZ(log_file), 0, 0,
-	  "append logs to this file (default: stderr)" },
+	  "append logs to this file (default: stderr; the journal under systemd)" },
+	{ "log_max_bytes", "--log-max-bytes", SET_INT, OFF(log_max_bytes), 0, 0, 1L << 40,
+	  "rename the log file to FILE.1 and start afresh beyond this size (0 = never)" },
 	{ "log_level", "--log-level", SET_LOG_LEVEL, OFF(log_level), 0, 0, 0,
 	  "error, warn, info or debug" },
 	{ "allowed_origins", "--allow-origin", SET_ORIGINS, OFF(allowed_origins), 0, 0, 0,
@@ -68,6 +70,7 @@ void relay_config_defaults(struct relay_config *cfg)
 	cfg->port = RELAY_DEFAULT_PORT;
 	relay_runtime_dir_default(cfg->runtime_dir, sizeof cfg->runtime_dir);
 	cfg->log_level = RELAY_LOG_INFO;
+	cfg->log_max_bytes = 10L << 20;
 	cfg->max_connections = 256;
 	cfg->max_message_bytes = 1L << 20;
 	cfg->max_queued_bytes = 8L << 20;

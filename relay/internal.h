@@ -377,6 +377,7 @@ uint64_t relay_now_ms(void);    /* monotonic */
 /* Connection registry (server.c). */
 void relay_server_add_conn(struct relay_server *srv, struct relay_conn *c);
 void relay_server_remove_conn(struct relay_server *srv, struct relay_conn *c);
+void relay_server_changed(struct relay_server *srv);   /* sessions or clients changed */
 
 /* ---- transports -------------------------------------------------------- */
 
@@ -390,8 +391,9 @@ void relay_ws_free(struct relay_ws *ws);        /* once stopped */
 long relay_ws_count(const struct relay_ws *ws);
 
 struct relay_unix;
+/* activated_fd >= 0: a listening socket from systemd, used instead of binding. */
 int relay_unix_start(struct relay_server *srv, uv_loop_t *loop, const char *path,
-		     struct relay_unix **out, char err[RELAY_ERR_MAX]);
+		     int activated_fd, struct relay_unix **out, char err[RELAY_ERR_MAX]);
 void relay_unix_stop_listening(struct relay_unix *u);
 void relay_unix_stop(struct relay_unix *u);     /* closes listener and every connection */
 bool relay_unix_stopped(const struct relay_unix *u);

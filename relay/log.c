@@ -1,9 +1,12 @@
-/* Leveled logs, one write(2) per line, to stderr or an append-only file. */
+/* Leveled logs, one write(2) per line: to a size-rotated append-only file, to
+ * the journal (stderr with <N> priority prefixes, when systemd connected
+ * stderr to it), or to plain stderr. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -12,6 +15,10 @@
 /* Set once at start by main; the only module state in relay. */
 static int log_fd = STDERR_FILENO;
 static int log_level = RELAY_LOG_INFO;
+static bool log_journal;          /* stderr is the journal: prefix, no timestamp */
+static char log_path[1024];
+static long log_max_bytes;        /* rotate beyond this; 0 = never */
+static long log_size;
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
@@ -28,16 +35,41 @@ const char *relay_log_level_name(int level)
 	return level >= 0 && level < 4 ? level_names[level] : "?";
 }
 
-int relay_log_open(const char *path, int level)
+int relay_log_open(const char *path, int level, long max_bytes)
 {
+	struct stat st;
 	log_level = level;
-	if (!path || !*path)
+	log_journal = false;
+	if (!path || !*path) {
+		log_journal = relay_sd_stderr_is_journal();
 		return 0;
+	}
+	if (strlen(path) >= sizeof log_path)
+		return -ENAMETOOLONG;
 	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	log_fd = fd;
+	strcpy(log_path, path);
+	log_max_bytes = max_bytes;
+	log_size = fstat(fd, &st) ? 0 : (long)st.st_size;
 	return 0;
+}
+
+/* One older generation is kept as PATH.1; a failed rename keeps appending
+ * (a full disk must not stop the daemon). */
+static void rotate(void)
+{
+	char old[sizeof log_path + 2];
+	snprintf(old, sizeof old, "%s.1", log_path);
+	if (rename(log_path, old))
+		return;
+	int fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	close(log_fd);
+	log_fd = fd;
+	log_size = 0;
 }
 
 void relay_log_close(void)
@@ -56,11 +88,18 @@ void relay_log(int level, const char *fmt, ...)
 
 	if (level > log_level)
 		return;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s ",
-			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-			 tm.tm_sec, ts.tv_nsec / 1000000, relay_log_level_name(level));
+	int n;
+	if (log_journal) {
+		/* sd-daemon(3) priorities: err, warning, info, debug; the journal stamps time. */
+		static const int priority[] = { 3, 4, 6, 7 };
+		n = snprintf(line, sizeof line, "<%d>", priority[level]);
+	} else {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		gmtime_r(&ts.tv_sec, &tm);
+		n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s ",
+			     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+			     tm.tm_sec, ts.tv_nsec / 1000000, relay_log_level_name(level));
+	}
 	va_start(ap, fmt);
 	int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
 	va_end(ap);
@@ -70,7 +109,10 @@ void relay_log(int level, const char *fmt, ...)
 	while (len > (size_t)n && line[len - 1] == '\n')
 		len--;
 	line[len++] = '\n';
+	if (log_fd != STDERR_FILENO && log_max_bytes && log_size + (long)len > log_max_bytes)
+		rotate();
 	/* A lost log line is better than a blocked or killed daemon. */
 	ssize_t w = write(log_fd, line, len);
-	(void)w;
+	if (w > 0)
+		log_size += w;
 }

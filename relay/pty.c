@@ -564,6 +564,7 @@ int relay_pty_open(struct relay_pty *p, struct relay_conn *c, const struct pty_o
 	s->next = p->sessions;
 	p->sessions = s;
 	p->count++;
+	relay_server_changed(p->srv);
 	relay_log(RELAY_LOG_INFO, "%s: pid %d %s in %s (%dx%d) for conn %llu", s->id, (int)s->pid,
 		  s->argv[0], s->cwd, s->cols, s->rows, (unsigned long long)c->id);
 	uint64_t dropped;
@@ -812,6 +813,7 @@ static void session_free(struct pty_session *s)
 		;
 	*pp = s->next;
 	p->count--;
+	relay_server_changed(p->srv);
 	if (!s->child_exited)
 		kill(-s->pid, SIGHUP);    /* its terminal goes away now */
 	relay_log(RELAY_LOG_DEBUG, "%s: freed", s->id);

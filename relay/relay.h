@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <uv.h>
 
@@ -33,7 +34,8 @@ enum relay_log_level {
 struct relay_config {
 	int port;                      /* TCP port on 127.0.0.1; 0 = pick a free one */
 	char runtime_dir[100];         /* 0700 dir for socket, token, endpoint; fits sun_path */
-	char log_file[1024];           /* "" = stderr */
+	char log_file[1024];           /* "" = stderr (the journal under systemd) */
+	long log_max_bytes;            /* rotate log_file beyond this; 0 = never */
 	int log_level;                 /* enum relay_log_level */
 	char allowed_origins[RELAY_MAX_ORIGINS][RELAY_ORIGIN_MAX]; /* exact Origin values */
 	int n_allowed_origins;
@@ -85,8 +87,10 @@ int relay_runtime_path(char *buf, size_t len, const char *dir, const char *name)
 #define RELAY_LOG_NAME "tetherd.log"
 
 /* Logging: leveled, one line per call, written with one write(2) so nothing
- * is lost when the process dies. The token is never passed to it. */
-int relay_log_open(const char *path, int level);
+ * is lost when the process dies. The token is never passed to it. A file
+ * beyond max_bytes (0 = no limit) is renamed PATH.1 and started afresh;
+ * without a file, stderr, with journal priorities when it is the journal. */
+int relay_log_open(const char *path, int level, long max_bytes);
 void relay_log_close(void);
 void relay_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int relay_log_level_parse(const char *name);
@@ -94,11 +98,35 @@ const char *relay_log_level_name(int level);
 
 struct relay_server;
 
-/* Binds both listeners, writes the token and endpoint files, then serves.
- * The caller holds the runtime dir's lock (relay_lock_acquire). On failure
- * err says why and nothing is left behind. */
+/* Listeners handed over by a socket unit (-1 = none: tetherd binds its own). */
+struct relay_listen_fds {
+	int tcp_fd;   /* listening on 127.0.0.1 */
+	int unix_fd;  /* listening at RUNTIME_DIR/tetherd.sock */
+};
+
+/* Binds both listeners (or adopts the ones in fds, which may be NULL), writes
+ * the token and endpoint files, then serves. The caller holds the runtime
+ * dir's lock (relay_lock_acquire). On failure err says why and nothing is
+ * left behind. */
 int relay_server_start(uv_loop_t *loop, const struct relay_config *cfg,
-		       struct relay_server **out, char err[RELAY_ERR_MAX]);
+		       const struct relay_listen_fds *fds, struct relay_server **out,
+		       char err[RELAY_ERR_MAX]);
+
+/* Called (synchronously, on the loop) whenever connections or terminal
+ * sessions come or go, so main can report a status line. */
+void relay_server_on_change(struct relay_server *srv, void (*changed)(void *arg), void *arg);
+
+/* A one-line summary of what the server is doing, for STATUS= and logs. */
+void relay_server_summary(const struct relay_server *srv, char *buf, size_t len);
+
+/* systemd glue (each is a no-op when not under systemd). relay_sd_listen_fds
+ * returns the number of fds systemd passed (0 without activation) or a
+ * negative errno with err set; it refuses sockets other than one TCP listener
+ * on 127.0.0.1 and one unix stream listener. */
+int relay_sd_listen_fds(struct relay_listen_fds *out, char err[RELAY_ERR_MAX]);
+void relay_sd_notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+uint64_t relay_sd_watchdog_usec(void);   /* 0 = no watchdog asked for */
+bool relay_sd_stderr_is_journal(void);
 
 /* Graceful stop: sends `shutdown` with reason to every connection, closes
  * them, removes the runtime files, then calls done(arg) once every handle the

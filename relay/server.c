@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,6 +31,9 @@ struct relay_server {
 	uint64_t next_conn_id;
 	struct relay_backoff backoff;
 	bool stopping;
+	bool socket_activated_unix;       /* systemd owns the socket file */
+	void (*changed)(void *arg);
+	void *changed_arg;
 	uv_timer_t stop_timer;
 	uint64_t stop_deadline_ms;
 	void (*done)(void *arg);
@@ -86,6 +90,32 @@ int relay_server_port(const struct relay_server *srv)
 	return srv->port;
 }
 
+void relay_server_on_change(struct relay_server *srv, void (*changed)(void *arg), void *arg)
+{
+	srv->changed = changed;
+	srv->changed_arg = arg;
+}
+
+void relay_server_changed(struct relay_server *srv)
+{
+	if (srv->changed)
+		srv->changed(srv->changed_arg);
+}
+
+void relay_server_summary(const struct relay_server *srv, char *buf, size_t len)
+{
+	struct relay_server_info in;
+	relay_server_info(srv, &in);
+	if (srv->stopping) {
+		snprintf(buf, len, "stopping");
+		return;
+	}
+	snprintf(buf, len, "127.0.0.1:%d; %ld client%s (%ld websocket, %ld unix); %ld terminal%s",
+		 in.port, in.connections_ws + in.connections_unix,
+		 in.connections_ws + in.connections_unix == 1 ? "" : "s", in.connections_ws,
+		 in.connections_unix, in.sessions, in.sessions == 1 ? "" : "s");
+}
+
 void relay_server_add_conn(struct relay_server *srv, struct relay_conn *c)
 {
 	c->id = ++srv->next_conn_id;
@@ -94,6 +124,7 @@ void relay_server_add_conn(struct relay_server *srv, struct relay_conn *c)
 	if (srv->conns)
 		srv->conns->prev = c;
 	srv->conns = c;
+	relay_server_changed(srv);
 }
 
 void relay_server_remove_conn(struct relay_server *srv, struct relay_conn *c)
@@ -106,6 +137,7 @@ void relay_server_remove_conn(struct relay_server *srv, struct relay_conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	c->prev = c->next = NULL;
+	relay_server_changed(srv);
 }
 
 void relay_server_info(const struct relay_server *srv, struct relay_server_info *out)
@@ -172,11 +204,52 @@ static void remove_runtime_files(struct relay_server *srv)
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
 		if (!relay_runtime_path(path, sizeof path, srv->cfg.runtime_dir, names[i]))
 			unlink(path);
-	unlink(srv->socket_path);
+	if (!srv->socket_activated_unix)
+		unlink(srv->socket_path);
+}
+
+/* A TCP listener from a socket unit: the port it has must be the one asked
+ * for (port 0 accepts any), so a setting is never silently overruled. */
+static int adopt_tcp(int fd, int port, int *bound_port, char err[RELAY_ERR_MAX])
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof sa;
+	if (getsockname(fd, (struct sockaddr *)&sa, &len)) {
+		snprintf(err, RELAY_ERR_MAX, "socket activation: getsockname: %s", strerror(errno));
+		return -errno;
+	}
+	*bound_port = ntohs(sa.sin_port);
+	if (port && port != *bound_port) {
+		snprintf(err, RELAY_ERR_MAX, "socket activation passed 127.0.0.1:%d but the port "
+			 "setting is %d; make ListenStream= and port agree (or set port 0)",
+			 *bound_port, port);
+		return -EINVAL;
+	}
+	return fd;
+}
+
+/* A unix listener from a socket unit must be where clients look for it. */
+static int check_unix_path(int fd, const char *expected, char err[RELAY_ERR_MAX])
+{
+	struct sockaddr_un sa;
+	socklen_t len = sizeof sa;
+	memset(&sa, 0, sizeof sa);
+	if (getsockname(fd, (struct sockaddr *)&sa, &len)) {
+		snprintf(err, RELAY_ERR_MAX, "socket activation: getsockname: %s", strerror(errno));
+		return -errno;
+	}
+	if (strncmp(sa.sun_path, expected, sizeof sa.sun_path)) {
+		snprintf(err, RELAY_ERR_MAX, "socket activation passed the unix socket %s but "
+			 "clients look for %s; make ListenStream= and runtime_dir agree",
+			 *sa.sun_path ? sa.sun_path : "(unnamed)", expected);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 int relay_server_start(uv_loop_t *loop, const struct relay_config *cfg,
-		       struct relay_server **out, char err[RELAY_ERR_MAX])
+		       const struct relay_listen_fds *fds, struct relay_server **out,
+		       char err[RELAY_ERR_MAX])
 {
 	struct relay_server *srv = calloc(1, sizeof *srv);
 	int rc, fd;
@@ -204,7 +277,13 @@ int relay_server_start(uv_loop_t *loop, const struct relay_config *cfg,
 		snprintf(err, RELAY_ERR_MAX, "getrandom: %s", strerror(-rc));
 		goto fail_free;
 	}
-	fd = listen_loopback(cfg->port, &srv->port, err);
+	if (fds && fds->unix_fd >= 0 &&
+	    (rc = check_unix_path(fds->unix_fd, srv->socket_path, err)))
+		goto fail_free;
+	if (fds && fds->tcp_fd >= 0)
+		fd = adopt_tcp(fds->tcp_fd, cfg->port, &srv->port, err);
+	else
+		fd = listen_loopback(cfg->port, &srv->port, err);
 	if (fd < 0) {
 		rc = fd;
 		goto fail_free;
@@ -214,7 +293,8 @@ int relay_server_start(uv_loop_t *loop, const struct relay_config *cfg,
 		close(fd);
 		goto fail_free;
 	}
-	rc = relay_unix_start(srv, loop, srv->socket_path, &srv->ux, err);
+	srv->socket_activated_unix = fds && fds->unix_fd >= 0;
+	rc = relay_unix_start(srv, loop, srv->socket_path, fds ? fds->unix_fd : -1, &srv->ux, err);
 	if (rc)
 		goto fail_ws;
 	rc = relay_pty_init(srv, loop, &srv->pty);

@@ -14,7 +14,11 @@
 struct daemon {
 	uv_loop_t loop;
 	uv_signal_t sigterm, sigint;
+	uv_timer_t watchdog;          /* WATCHDOG=1 from the loop itself */
+	uv_signal_t stall;            /* test-only: SIGUSR2 blocks the loop */
+	long stall_ms;
 	struct relay_server *srv;
+	char status[160];             /* the last STATUS= sent */
 	int exit_code;
 };
 
@@ -42,6 +46,36 @@ static void on_stopped(void *arg)
 	struct daemon *d = arg;
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
 	uv_close((uv_handle_t *)&d->sigint, NULL);
+	uv_close((uv_handle_t *)&d->watchdog, NULL);
+	uv_close((uv_handle_t *)&d->stall, NULL);
+}
+
+/* STATUS= follows clients and terminals; sent only when the line changes. */
+static void on_change(void *arg)
+{
+	struct daemon *d = arg;
+	char line[sizeof d->status];
+	if (!d->srv)
+		return;
+	relay_server_summary(d->srv, line, sizeof line);
+	if (strcmp(line, d->status)) {
+		strcpy(d->status, line);
+		relay_sd_notify("STATUS=%s", line);
+	}
+}
+
+/* Pinged from a loop timer, so a loop stuck anywhere stops the pings and
+ * systemd's watchdog restarts us. */
+static void on_watchdog(uv_timer_t *t)
+{
+	relay_sd_notify("WATCHDOG=1");
+}
+
+static void on_stall(uv_signal_t *h, int signum)
+{
+	struct daemon *d = h->data;
+	relay_log(RELAY_LOG_WARN, "test switch: blocking the loop for %ld ms", d->stall_ms);
+	usleep((useconds_t)d->stall_ms * 1000);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -53,6 +87,7 @@ static void on_signal(uv_signal_t *h, int signum)
 	if (d->srv) {
 		struct relay_server *srv = d->srv;
 		d->srv = NULL;
+		relay_sd_notify("STOPPING=1\nSTATUS=%s", reason);
 		relay_server_stop(srv, reason, on_stopped, d);
 	}
 }
@@ -115,7 +150,7 @@ int main(int argc, char **argv)
 	/* A Windows-side wsl.exe that goes away takes our stdout's reader with it. */
 	signal(SIGPIPE, SIG_IGN);
 	umask(0077);
-	if (relay_log_open(cfg.log_file, cfg.log_level)) {
+	if (relay_log_open(cfg.log_file, cfg.log_level, cfg.log_max_bytes)) {
 		fprintf(stderr, "tetherd: cannot open log file %s: %s\n", cfg.log_file,
 			strerror(errno));
 		return 1;
@@ -141,8 +176,17 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	struct relay_listen_fds fds;
+	int activated = relay_sd_listen_fds(&fds, err);
+	if (activated < 0) {
+		relay_log(RELAY_LOG_ERROR, "%s", err);
+		if (*cfg.log_file)
+			fprintf(stderr, "tetherd: %s\n", err);
+		return 1;
+	}
+
 	uv_loop_init(&d.loop);
-	if (relay_server_start(&d.loop, &cfg, &d.srv, err)) {
+	if (relay_server_start(&d.loop, &cfg, &fds, &d.srv, err)) {
 		relay_log(RELAY_LOG_ERROR, "%s", err);
 		if (*cfg.log_file)
 			fprintf(stderr, "tetherd: %s\n", err);
@@ -153,6 +197,23 @@ int main(int argc, char **argv)
 	d.sigterm.data = d.sigint.data = &d;
 	uv_signal_start(&d.sigterm, on_signal, SIGTERM);
 	uv_signal_start(&d.sigint, on_signal, SIGINT);
+	uv_timer_init(&d.loop, &d.watchdog);
+	uint64_t watchdog_usec = relay_sd_watchdog_usec();
+	if (watchdog_usec) {
+		uint64_t every_ms = watchdog_usec / 2000 ? watchdog_usec / 2000 : 1;
+		uv_timer_start(&d.watchdog, on_watchdog, every_ms, every_ms);
+		relay_log(RELAY_LOG_INFO, "systemd watchdog: %llu ms, pinged every %llu ms",
+			  (unsigned long long)(watchdog_usec / 1000), (unsigned long long)every_ms);
+	}
+	uv_signal_init(&d.loop, &d.stall);
+	d.stall.data = &d;
+	const char *stall = getenv("TETHERD_TEST_STALL_MS");
+	if (stall && (d.stall_ms = strtol(stall, NULL, 10)) > 0)
+		uv_signal_start(&d.stall, on_stall, SIGUSR2);
+	if (activated)
+		relay_log(RELAY_LOG_INFO, "socket activation: %s%s%s", fds.tcp_fd >= 0 ? "tcp" : "",
+			  fds.tcp_fd >= 0 && fds.unix_fd >= 0 ? " + " : "",
+			  fds.unix_fd >= 0 ? "unix" : "");
 
 	int port = relay_server_port(d.srv);
 	relay_log(RELAY_LOG_INFO, "tetherd %s pid %d listening on ws://127.0.0.1:%d/ws and %s/%s",
@@ -170,6 +231,11 @@ int main(int argc, char **argv)
 		       TETHER_VERSION, port, where, where, where, port);
 		fflush(stdout);
 	}
+
+	/* Listeners bound, token and endpoint written: clients can come now. */
+	relay_server_on_change(d.srv, on_change, &d);
+	relay_server_summary(d.srv, d.status, sizeof d.status);
+	relay_sd_notify("READY=1\nSTATUS=%s", d.status);
 
 	uv_run(&d.loop, UV_RUN_DEFAULT);
 	int rc = uv_loop_close(&d.loop);

@@ -266,7 +266,7 @@ static void on_connection(uv_stream_t *server, int status)
 }
 
 int relay_unix_start(struct relay_server *srv, uv_loop_t *loop, const char *path,
-		     struct relay_unix **out, char err[RELAY_ERR_MAX])
+		     int activated_fd, struct relay_unix **out, char err[RELAY_ERR_MAX])
 {
 	struct relay_unix *ux = calloc(1, sizeof *ux);
 	int rc;
@@ -278,11 +278,15 @@ int relay_unix_start(struct relay_server *srv, uv_loop_t *loop, const char *path
 	ux->srv = srv;
 	uv_pipe_init(loop, &ux->server, 0);
 	ux->server.data = ux;
-	/* We hold the runtime dir's lock, so a socket file left here is stale. */
-	unlink(path);
-	mode_t old = umask(0077);
-	rc = uv_pipe_bind(&ux->server, path);
-	umask(old);
+	if (activated_fd >= 0) {
+		rc = uv_pipe_open(&ux->server, activated_fd);
+	} else {
+		/* We hold the runtime dir's lock, so a socket file left here is stale. */
+		unlink(path);
+		mode_t old = umask(0077);
+		rc = uv_pipe_bind(&ux->server, path);
+		umask(old);
+	}
 	if (!rc)
 		rc = uv_listen((uv_stream_t *)&ux->server, 128, on_connection);
 	if (rc) {

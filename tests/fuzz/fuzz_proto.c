@@ -66,6 +66,11 @@ void relay_server_remove_conn(struct relay_server *srv, struct relay_conn *c)
 	srv->conns--;
 }
 
+void relay_server_changed(struct relay_server *srv)
+{
+	(void)srv;
+}
+
 void relay_server_info(const struct relay_server *srv, struct relay_server_info *out)
 {
 	out->pid = 4242;
@@ -275,7 +280,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	relay_log_open(NULL, RELAY_LOG_ERROR);
+	relay_log_open(NULL, RELAY_LOG_ERROR, 0);
 	relay_config_defaults(&fake_srv.cfg);
 	fake_srv.cfg.max_sessions = 0;   /* below the config's minimum: pty.open never spawns */
 	memset(fake_srv.token, 'a', RELAY_TOKEN_HEX);
