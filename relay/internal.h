@@ -344,6 +344,12 @@ long relay_server_conn_count(const struct relay_server *srv);
 
 /* ---- client.c: the CLI's blocking unix-socket client ---------------------- */
 
+/* tether anchor and tether service (docs/operations.md). */
+int relay_cli_anchor(int argc, char **argv);
+int relay_cli_service(int argc, char **argv);
+/* $XDG_STATE_HOME/tether or ~/.local/state/tether, created 0700. */
+int relay_state_dir(char *buf, size_t len);
+
 int relay_client_connect(const char *dir);                   /* fd or -errno */
 int relay_client_write_all(int fd, const void *buf, size_t len);
 /* Sends one text message and returns the next message that carries an id

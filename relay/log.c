@@ -72,6 +72,11 @@ static void rotate(void)
 	log_size = 0;
 }
 
+int relay_log_fd(void)
+{
+	return log_fd != STDERR_FILENO ? log_fd : -1;
+}
+
 void relay_log_close(void)
 {
 	if (log_fd != STDERR_FILENO)

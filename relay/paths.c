@@ -61,10 +61,10 @@ int relay_runtime_dir_prepare(const char *dir, char err[RELAY_ERR_MAX])
 	return 0;
 }
 
-int relay_lock_acquire(const char *dir, long *holder_pid)
+int relay_lock_acquire(const char *dir, const char *name, long *holder_pid)
 {
 	char path[256], pid[32];
-	if (relay_runtime_path(path, sizeof path, dir, RELAY_LOCK_NAME))
+	if (relay_runtime_path(path, sizeof path, dir, name))
 		return -ENAMETOOLONG;
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)

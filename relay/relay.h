@@ -85,6 +85,8 @@ int relay_runtime_path(char *buf, size_t len, const char *dir, const char *name)
 #define RELAY_ENDPOINT_NAME "endpoint.json"
 #define RELAY_LOCK_NAME "tetherd.lock"
 #define RELAY_LOG_NAME "tetherd.log"
+#define RELAY_ANCHOR_NAME "anchor.json"
+#define RELAY_ANCHOR_LOCK_NAME "anchor.lock"
 
 /* Logging: leveled, one line per call, written with one write(2) so nothing
  * is lost when the process dies. The token is never passed to it. A file
@@ -92,6 +94,7 @@ int relay_runtime_path(char *buf, size_t len, const char *dir, const char *name)
  * without a file, stderr, with journal priorities when it is the journal. */
 int relay_log_open(const char *path, int level, long max_bytes);
 void relay_log_close(void);
+int relay_log_fd(void);   /* the log file's fd, or -1 when logging to stderr */
 void relay_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int relay_log_level_parse(const char *name);
 const char *relay_log_level_name(int level);
@@ -136,9 +139,11 @@ void relay_server_stop(struct relay_server *srv, const char *reason,
 
 int relay_server_port(const struct relay_server *srv);
 
-/* Per-user single instance: flock on RUNTIME_DIR/tetherd.lock. Returns the
- * lock fd (kept open for the process's life), or -EBUSY with the holder's pid
- * in *holder_pid when another tetherd holds it. */
-int relay_lock_acquire(const char *dir, long *holder_pid);
+/* Per-user single instance: flock on RUNTIME_DIR/NAME (RELAY_LOCK_NAME for
+ * tetherd, RELAY_ANCHOR_LOCK_NAME for the anchor), holding the owner's pid.
+ * Returns the lock fd (kept open for the process's life), or -EBUSY with the
+ * holder's pid in *holder_pid. The kernel drops the lock when its holder
+ * dies, so a stale file (dead pid) is simply taken over. */
+int relay_lock_acquire(const char *dir, const char *name, long *holder_pid);
 
 #endif

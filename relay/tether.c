@@ -305,6 +305,10 @@ static const struct command {
 	{ "connect", cmd_connect, "connect             speak the protocol on stdin/stdout (starts tetherd)" },
 	{ "hook", relay_cli_hook, "hook [options]      carry an agent hook to the IDE (docs/hooks.md)\n"
 	  "  tether hook install|uninstall --agent claude-code [--scope user|project]" },
+	{ "anchor", relay_cli_anchor, "anchor [options]    keep tetherd serving, with or without systemd; what\n"
+	  "                      Windows keeps running in the distro (docs/operations.md)\n"
+	  "  options: --mode auto|supervise|systemd, --tetherd PATH, --log-file PATH,\n"
+	  "  --restart-limit N, --health-interval-ms N, -- TETHERD_ARGS..." },
 	{ "help", cmd_help, "help                this text" },
 };
 
@@ -338,7 +342,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
 		if (strcmp(argv[1], commands[i].name))
 			continue;
-		for (int k = 2; k < argc; k++)
+		for (int k = 2; k < argc && strcmp(argv[k], "--"); k++)
 			if (!strcmp(argv[k], "--help") || !strcmp(argv[k], "-h"))
 				return cmd_help(0, NULL);
 		return commands[i].fn(argc - 2, argv + 2);

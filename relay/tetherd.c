@@ -162,7 +162,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	long holder = 0;
-	int lock_fd = relay_lock_acquire(cfg.runtime_dir, &holder);
+	int lock_fd = relay_lock_acquire(cfg.runtime_dir, RELAY_LOCK_NAME, &holder);
 	if (lock_fd < 0) {
 		if (lock_fd == -EBUSY)
 			snprintf(err, sizeof err, "another tetherd (pid %ld) is running for this user "
