@@ -134,6 +134,40 @@ static int cmd_endpoint(int argc, char **argv)
 	return 0;
 }
 
+/* The anchor's anchor.json when its anchor is alive, else NULL. */
+static cJSON *load_anchor(const char *dir)
+{
+	char path[256];
+	relay_runtime_path(path, sizeof path, dir, RELAY_ANCHOR_NAME);
+	char *text = read_small_file(path);
+	cJSON *an = text ? cJSON_Parse(text) : NULL;
+	free(text);
+	const cJSON *pid = cJSON_GetObjectItemCaseSensitive(an, "pid");
+	if (!cJSON_IsNumber(pid) || (kill((pid_t)pid->valuedouble, 0) && errno == ESRCH)) {
+		cJSON_Delete(an);
+		return NULL;
+	}
+	return an;
+}
+
+static void print_anchor(const cJSON *an)
+{
+	const cJSON *last = cJSON_GetObjectItem(an, "last_exit");
+	printf("  anchor:      pid %.0f, %s mode, %s since %s; %.0f restart%s%s%s\n",
+	       cJSON_GetObjectItem(an, "pid")->valuedouble,
+	       cJSON_GetStringValue(cJSON_GetObjectItem(an, "mode")),
+	       cJSON_GetStringValue(cJSON_GetObjectItem(an, "state")),
+	       cJSON_GetStringValue(cJSON_GetObjectItem(an, "since")),
+	       cJSON_GetObjectItem(an, "restarts")->valuedouble,
+	       cJSON_GetObjectItem(an, "restarts")->valuedouble == 1 ? "" : "s",
+	       cJSON_IsString(last) ? "; last exit: " : "",
+	       cJSON_IsString(last) ? last->valuestring : "");
+	if (!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(an, "state")), "gave-up"))
+		printf("  the anchor gave up after a crash loop: fix the cause (its log: "
+		       "~/.local/state/tether/anchor.log), then `kill -HUP %.0f`\n",
+		       cJSON_GetObjectItem(an, "pid")->valuedouble);
+}
+
 static int cmd_status(int argc, char **argv)
 {
 	struct options o;
@@ -141,10 +175,21 @@ static int cmd_status(int argc, char **argv)
 	int rc = parse_options(argc, argv, true, &o);
 	if (rc)
 		return rc;
+	cJSON *anchor = load_anchor(o.runtime_dir);
 	int fd = relay_client_connect(o.runtime_dir);
 	if (fd < 0) {
-		if (o.json)
-			printf("{\"running\":false}\n");
+		if (o.json) {
+			cJSON *out = cJSON_CreateObject();
+			cJSON_AddFalseToObject(out, "running");
+			cJSON_AddItemToObject(out, "anchor", anchor ? anchor : cJSON_CreateNull());
+			char *text = cJSON_PrintUnformatted(out);
+			printf("%s\n", text);
+			cJSON_free(text);
+			cJSON_Delete(out);
+		} else if (anchor) {
+			print_anchor(anchor);
+			cJSON_Delete(anchor);
+		}
 		fprintf(stderr, "tether: tetherd is not running for this user (%s/%s: %s)\n",
 			o.runtime_dir, RELAY_SOCKET_NAME, strerror(-fd));
 		return 1;
@@ -156,6 +201,7 @@ static int cmd_status(int argc, char **argv)
 	if (!st || strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(st, "type")), "status")) {
 		const char *m = st ? cJSON_GetStringValue(cJSON_GetObjectItem(st, "message")) : why;
 		fprintf(stderr, "tether: status failed: %s\n", m ? m : "unexpected reply");
+		cJSON_Delete(anchor);
 		cJSON_Delete(hello);
 		cJSON_Delete(st);
 		return 1;
@@ -164,6 +210,8 @@ static int cmd_status(int argc, char **argv)
 	cJSON_DeleteItemFromObject(st, "id");
 	if (o.json) {
 		cJSON_AddTrueToObject(st, "running");
+		cJSON_AddItemToObject(st, "anchor", anchor ? anchor : cJSON_CreateNull());
+		anchor = NULL;
 		char *text = cJSON_PrintUnformatted(st);
 		printf("%s\n", text);
 		cJSON_free(text);
@@ -183,7 +231,13 @@ static int cmd_status(int argc, char **argv)
 		       cJSON_GetObjectItem(conns, "websocket")->valuedouble,
 		       cJSON_GetObjectItem(conns, "unix")->valuedouble,
 		       cJSON_GetObjectItem(conns, "max")->valuedouble);
+		if (anchor)
+			print_anchor(anchor);
+		else
+			printf("  anchor:      none (nothing restarts tetherd or keeps the distro up; "
+			       "see tether service status)\n");
 	}
+	cJSON_Delete(anchor);
 	cJSON_Delete(hello);
 	cJSON_Delete(st);
 	return 0;
@@ -309,6 +363,9 @@ static const struct command {
 	  "                      Windows keeps running in the distro (docs/operations.md)\n"
 	  "  options: --mode auto|supervise|systemd, --tetherd PATH, --log-file PATH,\n"
 	  "  --restart-limit N, --health-interval-ms N, -- TETHERD_ARGS..." },
+	{ "service", relay_cli_service, "service install|uninstall|status [--dry-run] [--init systemd|none]\n"
+	  "                      start tetherd with the distro (a systemd user unit, or\n"
+	  "                      the command Windows runs when there is no systemd)" },
 	{ "help", cmd_help, "help                this text" },
 };
 

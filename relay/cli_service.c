@@ -1,0 +1,348 @@
+/*
+ * tether service install|uninstall|status [--dry-run]: makes tetherd start
+ * with the distro. With systemd as PID 1 that is a user unit (plus its socket
+ * unit) and lingering, so it runs without anyone logged in; without systemd
+ * there is nothing to install in Linux, and it prints the command Windows
+ * keeps running instead (tether anchor, through tether-shim).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "units.h"   /* generated from systemd/ by CMake: UNIT_SERVICE_IN, UNIT_SOCKET */
+
+#define EXIT_USAGE 2
+#define MARKER "# Installed by `tether service install`; `tether service uninstall` removes it.\n"
+
+extern char **environ;
+
+struct service_opts {
+	bool dry_run;
+	int systemd;            /* 1 yes, 0 no, -1 detect */
+	char unit_dir[PATH_MAX];
+	char tetherd[PATH_MAX];
+	char tether[PATH_MAX];
+};
+
+static int service_usage(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "tether service: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, " (see tether help)\n");
+	return EXIT_USAGE;
+}
+
+/* Runs argv (PATH lookup, no shell), waits, returns its exit code or -1. */
+static int run(char *const argv[], bool quiet)
+{
+	pid_t pid;
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	if (quiet) {
+		posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+		posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	}
+	int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (rc)
+		return -1;
+	int status;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* First line of a command's stdout ("" when it fails). */
+static void capture(const char *cmd, char *out, size_t len)
+{
+	FILE *p = popen(cmd, "r");
+	*out = 0;
+	if (p) {
+		if (!fgets(out, (int)len, p))
+			*out = 0;
+		pclose(p);
+	}
+	out[strcspn(out, "\n")] = 0;
+}
+
+static void show(const struct service_opts *o, char *const argv[])
+{
+	printf("%s ", o->dry_run ? "would run:" : "running:  ");
+	for (int i = 0; argv[i]; i++)
+		printf("%s%s", argv[i], argv[i + 1] ? " " : "\n");
+}
+
+static int step(const struct service_opts *o, char *const argv[])
+{
+	show(o, argv);
+	if (o->dry_run)
+		return 0;
+	int rc = run(argv, false);
+	if (rc)
+		fprintf(stderr, "tether service: %s exited with %d\n", argv[0], rc);
+	return rc;
+}
+
+static char *read_file(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	char *buf = malloc(65537);
+	size_t n = buf ? fread(buf, 1, 65536, f) : 0;
+	fclose(f);
+	if (buf)
+		buf[n] = 0;
+	return buf;
+}
+
+static int write_unit(const struct service_opts *o, const char *name, const char *content)
+{
+	char path[PATH_MAX + 64];
+	snprintf(path, sizeof path, "%s/%s", o->unit_dir, name);
+	char *old = read_file(path);
+	const char *what = !old ? "create" : strcmp(old, content) ? "replace" : NULL;
+	bool foreign = old && !strstr(old, MARKER);
+	free(old);
+	if (!what) {
+		printf("unchanged:  %s\n", path);
+		return 0;
+	}
+	if (foreign) {
+		fprintf(stderr, "tether service: %s exists and was not written by tether; move it "
+			"away first\n", path);
+		return 1;
+	}
+	printf("%s %s %s:\n", o->dry_run ? "would" : "will ", what, path);
+	for (const char *p = content; *p;) {
+		const char *nl = strchr(p, '\n');
+		int n = nl ? (int)(nl - p) : (int)strlen(p);
+		printf("    | %.*s\n", n, p);
+		p += n + (nl ? 1 : 0);
+	}
+	if (o->dry_run)
+		return 0;
+	for (char *s = strchr(o->unit_dir + 1, '/');; s = strchr(s + 1, '/')) {
+		if (s)
+			*s = 0;
+		mkdir(o->unit_dir, 0755);
+		if (!s)
+			break;
+		*s = '/';
+	}
+	char tmp[PATH_MAX + 80];
+	snprintf(tmp, sizeof tmp, "%s.tether-tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (!f || fputs(content, f) < 0 || fclose(f) || rename(tmp, path)) {
+		fprintf(stderr, "tether service: cannot write %s: %s\n", path, strerror(errno));
+		unlink(tmp);
+		return 1;
+	}
+	return 0;
+}
+
+/* The unit text: the template with tetherd's absolute path filled in. */
+static char *service_unit(const struct service_opts *o)
+{
+	const char *at = strstr(UNIT_SERVICE_IN, "@TETHERD@");
+	size_t len = strlen(MARKER) + strlen(UNIT_SERVICE_IN) + strlen(o->tetherd) + 1;
+	char *text = malloc(len);
+	if (!text || !at) {
+		free(text);
+		return NULL;
+	}
+	snprintf(text, len, "%s%.*s%s%s", MARKER, (int)(at - UNIT_SERVICE_IN), UNIT_SERVICE_IN,
+		 o->tetherd, at + strlen("@TETHERD@"));
+	return text;
+}
+
+static const char *user_name(void)
+{
+	struct passwd *pw = getpwuid(getuid());
+	return pw ? pw->pw_name : "";
+}
+
+static void print_windows_side(const struct service_opts *o)
+{
+	const char *distro = getenv("WSL_DISTRO_NAME");
+	printf("On Windows, keep the distro and tetherd up from logon with:\n"
+	       "    tether-shim install --distro %s\n"
+	       "which keeps this running: wsl.exe -d %s --exec %s anchor\n",
+	       distro ? distro : "<your distro>", distro ? distro : "<your distro>", o->tether);
+}
+
+static int install(struct service_opts *o)
+{
+	if (!o->systemd) {
+		printf("systemd is not PID 1 here: there is nothing to install in Linux. `tether "
+		       "anchor` starts and supervises tetherd itself.\n");
+		print_windows_side(o);
+		return 0;
+	}
+	char *unit = service_unit(o);
+	char socket_unit[8192];
+	snprintf(socket_unit, sizeof socket_unit, "%s%s", MARKER, UNIT_SOCKET);
+	if (!unit)
+		return 1;
+	int rc = write_unit(o, "tetherd.service", unit);
+	free(unit);
+	if (!rc)
+		rc = write_unit(o, "tetherd.socket", socket_unit);
+	if (rc)
+		return rc;
+	char *reload[] = { "systemctl", "--user", "daemon-reload", NULL };
+	char *enable[] = { "systemctl", "--user", "enable", "--now", "tetherd.socket",
+			   "tetherd.service", NULL };
+	if ((rc = step(o, reload)) || (rc = step(o, enable)))
+		return 1;
+	char linger[64], cmd[128];
+	snprintf(cmd, sizeof cmd, "loginctl show-user '%s' --property=Linger --value 2>/dev/null",
+		 user_name());
+	capture(cmd, linger, sizeof linger);
+	if (strcmp(linger, "yes")) {
+		/* Without lingering the user manager, and tetherd with it, stops
+		 * when the last session of this user ends. */
+		char *enable_linger[] = { "loginctl", "enable-linger", (char *)user_name(), NULL };
+		if (step(o, enable_linger))
+			fprintf(stderr, "tether service: lingering is off, so tetherd stops with your "
+				"last session; run `sudo loginctl enable-linger %s`\n", user_name());
+	} else {
+		printf("unchanged:  lingering is already on for %s\n", user_name());
+	}
+	if (!o->dry_run)
+		printf("tetherd.service is enabled; `tether service status` shows it.\n");
+	print_windows_side(o);
+	return 0;
+}
+
+static int uninstall(struct service_opts *o)
+{
+	if (!o->systemd) {
+		printf("systemd is not PID 1 here: nothing was installed in Linux. On Windows, "
+		       "`tether-shim uninstall` removes the logon entry.\n");
+		return 0;
+	}
+	static const char *const names[] = { "tetherd.socket", "tetherd.service" };
+	char *disable[] = { "systemctl", "--user", "disable", "--now", "tetherd.socket",
+			    "tetherd.service", NULL };
+	char *reload[] = { "systemctl", "--user", "daemon-reload", NULL };
+	step(o, disable);
+	for (int i = 0; i < 2; i++) {
+		char path[PATH_MAX + 64];
+		snprintf(path, sizeof path, "%s/%s", o->unit_dir, names[i]);
+		char *old = read_file(path);
+		if (!old) {
+			printf("absent:     %s\n", path);
+		} else if (!strstr(old, MARKER)) {
+			printf("kept:       %s (not written by tether)\n", path);
+		} else {
+			printf("%s %s\n", o->dry_run ? "would remove:" : "removing:  ", path);
+			if (!o->dry_run && unlink(path))
+				fprintf(stderr, "tether service: cannot remove %s: %s\n", path,
+					strerror(errno));
+		}
+		free(old);
+	}
+	step(o, reload);
+	printf("Lingering is left as it is (other services may rely on it): "
+	       "`loginctl disable-linger %s` turns it off.\n", user_name());
+	return 0;
+}
+
+static int status(struct service_opts *o)
+{
+	printf("init:       %s\n", o->systemd ? "systemd is PID 1" : "systemd is not PID 1");
+	if (!o->systemd) {
+		printf("mechanism:  tether anchor supervises tetherd (nothing to install in Linux)\n");
+		print_windows_side(o);
+		return 0;
+	}
+	static const char *const names[] = { "tetherd.service", "tetherd.socket" };
+	for (int i = 0; i < 2; i++) {
+		char path[PATH_MAX + 64], enabled[64], active[64], cmd[160];
+		snprintf(path, sizeof path, "%s/%s", o->unit_dir, names[i]);
+		snprintf(cmd, sizeof cmd, "systemctl --user is-enabled %s 2>/dev/null", names[i]);
+		capture(cmd, enabled, sizeof enabled);
+		snprintf(cmd, sizeof cmd, "systemctl --user is-active %s 2>/dev/null", names[i]);
+		capture(cmd, active, sizeof active);
+		printf("%-16s %s; %s, %s\n", names[i],
+		       access(path, F_OK) ? "not installed" : path, *enabled ? enabled : "unknown",
+		       *active ? active : "unknown");
+	}
+	char linger[64], cmd[128];
+	snprintf(cmd, sizeof cmd, "loginctl show-user '%s' --property=Linger --value 2>/dev/null",
+		 user_name());
+	capture(cmd, linger, sizeof linger);
+	printf("lingering:  %s\n", *linger ? linger : "unknown");
+	return 0;
+}
+
+/* The binaries next to this one: what the unit and the shim should run. */
+static void sibling(const char *name, char *buf, size_t len)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	snprintf(buf, len, "%s", name);
+	if (n <= 0)
+		return;
+	self[n] = 0;
+	char *slash = strrchr(self, '/');
+	if (slash && (size_t)(slash - self) + strlen(name) + 2 <= len)
+		snprintf(buf, len, "%.*s/%s", (int)(slash - self), self, name);
+}
+
+int relay_cli_service(int argc, char **argv)
+{
+	struct service_opts o = { .systemd = -1 };
+	const char *verb = NULL;
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--dry-run")) {
+			o.dry_run = true;
+		} else if (!strcmp(argv[i], "--init")) {
+			const char *v = i + 1 < argc ? argv[++i] : "";
+			if (!strcmp(v, "systemd"))
+				o.systemd = 1;
+			else if (!strcmp(v, "none"))
+				o.systemd = 0;
+			else
+				return service_usage("--init must be systemd or none, got '%s'", v);
+		} else if (!verb && argv[i][0] != '-') {
+			verb = argv[i];
+		} else {
+			return service_usage("unknown argument '%s'", argv[i]);
+		}
+	}
+	if (!verb)
+		return service_usage("%s", "needs install, uninstall or status");
+	if (o.systemd < 0) {
+		struct stat st;
+		o.systemd = !stat("/run/systemd/system", &st) && S_ISDIR(st.st_mode);
+	}
+	const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+	if (xdg && *xdg == '/')
+		snprintf(o.unit_dir, sizeof o.unit_dir, "%s/systemd/user", xdg);
+	else if (home && *home == '/')
+		snprintf(o.unit_dir, sizeof o.unit_dir, "%s/.config/systemd/user", home);
+	else if (o.systemd)
+		return service_usage("%s", "neither XDG_CONFIG_HOME nor HOME is set");
+	sibling("tetherd", o.tetherd, sizeof o.tetherd);
+	sibling("tether", o.tether, sizeof o.tether);
+	if (o.systemd && o.tetherd[0] != '/')
+		return service_usage("%s", "cannot tell where tetherd is installed");
+	if (!strcmp(verb, "install"))
+		return install(&o);
+	if (!strcmp(verb, "uninstall"))
+		return uninstall(&o);
+	if (!strcmp(verb, "status"))
+		return status(&o);
+	return service_usage("unknown subcommand '%s' (install, uninstall or status)", verb);
+}
