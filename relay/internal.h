@@ -356,6 +356,10 @@ cJSON *relay_client_hello(int fd, const char *name, char *why, size_t why_len);
 
 int relay_cli_hook(int argc, char **argv);   /* tether hook [install|uninstall] */
 
+/* ---- cli_doctor.c -------------------------------------------------------- */
+
+int relay_cli_doctor(int argc, char **argv); /* tether doctor (docs/doctor.md) */
+
 /* ---- server.c ---------------------------------------------------------- */
 
 struct relay_server_info {

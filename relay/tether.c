@@ -305,6 +305,8 @@ static const struct command {
 	{ "connect", cmd_connect, "connect             speak the protocol on stdin/stdout (starts tetherd)" },
 	{ "hook", relay_cli_hook, "hook [options]      carry an agent hook to the IDE (docs/hooks.md)\n"
 	  "  tether hook install|uninstall --agent claude-code [--scope user|project]" },
+	{ "doctor", relay_cli_doctor, "doctor [--json]     platform and daemon checks, a fix for each (docs/doctor.md);\n"
+	  "                      exit 0 ok, 1 warn, 3 fail; --root DIR judges a tree laid out like a system" },
 	{ "help", cmd_help, "help                this text" },
 };
 
