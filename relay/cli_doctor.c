@@ -136,7 +136,8 @@ static void check_distro(struct doctor *d)
 	} else if (p->distro_source == WSL_DISTRO_FROM_OS_RELEASE) {
 		f = add(d, "platform.distro", LEVEL_OK, "distro image \"%s\"%s", p->distro,
 			is_wsl(p) ? "; the WSL registration name is unknown" : "");
-		evidence(f, "NAME in /etc/os-release: the image, not the name WSL registered");
+		evidence(f, "NAME in /etc/os-release%s", is_wsl(p) ? ": the image, not the name WSL "
+			 "registered" : "");
 		if (is_wsl(p))
 			evidence(f, "WSL_DISTRO_NAME is not set (systemd services and `su -` do not "
 				 "get it)");
@@ -217,8 +218,8 @@ static void check_init(struct doctor *d)
 	if (p->systemd)
 		f = add(d, "init.systemd", LEVEL_OK, "systemd is PID 1");
 	else
-		f = add(d, "init.systemd", LEVEL_OK, "systemd is not PID 1: tether anchor supervises "
-			"tetherd itself");
+		f = add(d, "init.systemd", LEVEL_OK, "systemd is not PID 1%s",
+			is_wsl(p) ? ": tether anchor supervises tetherd itself" : "");
 	evidence(f, "/run/systemd/system %s", p->systemd ? "is a directory (sd_booted)" :
 		 "does not exist");
 	if (*p->pid1)
@@ -316,9 +317,8 @@ static void check_network(struct doctor *d)
 		f = add(d, "network.mode", LEVEL_OK, "WSL1: the distro shares Windows' network "
 			"stack; 127.0.0.1 is the same on both sides");
 	} else {
-		f = add(d, "network.mode", LEVEL_OK, "networking mode %s (%s confidence): Windows "
-			"reaches a 127.0.0.1 listener here%s",
-			p->net == WSL_NET_NAT ? "NAT" : "mirrored", wsl_confidence_name(p->net_confidence),
+		f = add(d, "network.mode", LEVEL_OK, "networking mode %s: Windows reaches a "
+			"127.0.0.1 listener here%s", p->net == WSL_NET_NAT ? "NAT" : "mirrored",
 			p->net == WSL_NET_NAT ? " through WSL's localhost relay (polled about once a "
 			"second; it drops idle connections)" : " directly");
 	}

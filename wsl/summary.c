@@ -82,7 +82,8 @@ void wsl_summary(const struct wsl_platform *p, char *buf, size_t len)
 	if (wsl)
 		cat(buf, len, ", interop %s", interop_name(p->interop));
 	if (p->kind == WSL_KIND_WSL2)
-		cat(buf, len, ", networking %s (%s confidence)", wsl_net_mode_name(p->net),
+		cat(buf, len, ", networking %s (%s confidence)", p->net == WSL_NET_NAT ? "NAT" :
+		    p->net == WSL_NET_MIRRORED ? "mirrored" : "unknown",
 		    wsl_confidence_name(p->net_confidence));
 	cat(buf, len, ", GPU: ");
 	if (p->kind == WSL_KIND_WSL2)
