@@ -183,6 +183,10 @@ static int cmd_status(int argc, char **argv)
 		       cJSON_GetObjectItem(conns, "websocket")->valuedouble,
 		       cJSON_GetObjectItem(conns, "unix")->valuedouble,
 		       cJSON_GetObjectItem(conns, "max")->valuedouble);
+		const char *platform = cJSON_GetStringValue(
+			cJSON_GetObjectItem(cJSON_GetObjectItem(st, "platform"), "summary"));
+		if (platform)
+			printf("  platform:    %s (at start; tether doctor for details)\n", platform);
 	}
 	cJSON_Delete(hello);
 	cJSON_Delete(st);

@@ -109,8 +109,11 @@ cJSON *wsl_platform_json(const struct wsl_platform *p)
 {
 	bool wsl = p->kind == WSL_KIND_WSL1 || p->kind == WSL_KIND_WSL2;
 	cJSON *j = cJSON_CreateObject();
+	char line[1024];
 	if (!j)
 		return NULL;
+	wsl_summary(p, line, sizeof line);
+	cJSON_AddStringToObject(j, "summary", line);
 	cJSON_AddStringToObject(j, "kind", wsl_kind_name(p->kind));
 	cJSON_AddStringToObject(j, "kind_confidence", wsl_confidence_name(p->kind_confidence));
 	add_str_or_null(j, "kernel", p->kernel);
