@@ -25,7 +25,7 @@
 #define MAX_DIRS 64
 
 struct dirs {
-	char d[MAX_DIRS][256];
+	char d[MAX_DIRS][WSL_PATH_MAX - 32];   /* room for "/libcuda.so.1" */
 	int n;
 };
 
