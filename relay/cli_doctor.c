@@ -173,6 +173,18 @@ static void report_conf(struct doctor *d, const struct wsl_conf *c, const char *
 		const struct wsl_diag *g = &c->diag[i];
 		struct finding *f = add(d, id, LEVEL_WARN, "%s:%d: %s", path, g->line, g->msg);
 		evidence(f, "%s", wsl_diag_kind_name(g->kind));
+		if (g->kind == WSL_DIAG_MALFORMED && g->line == c->stopped_at) {
+			char lost[TEXT_MAX] = "";
+			size_t n = 0;
+			for (int k = 0; k < c->n_lost && k < 8 && n < sizeof lost; k++)
+				n += (size_t)snprintf(lost + n, sizeof lost - n, "%s%s (line %d)",
+						      k ? ", " : "", c->lost[k].key, c->lost[k].line);
+			if (c->n_lost)
+				evidence(f, "settings WSL does not read because of this line: %s%s", lost,
+					 c->n_lost > 8 ? ", ..." : "");
+			else
+				evidence(f, "no setting follows this line");
+		}
 		fix(f, "%s", conf_fix(g->kind));
 		if (c->dialect == WSL_DIALECT_WINDOWS && *f->fix)
 			fix(f, "edit %%UserProfile%%\\.wslconfig on Windows, then: wsl --shutdown");
@@ -475,6 +487,12 @@ static void check_lifetime(struct doctor *d)
 		" (with no systemd, a power-off without SIGTERM)");
 	evidence(f, "%s", p->anchor_detail);
 	evidence(f, "%s", idle);
+	if (p->kind == WSL_KIND_WSL2) {
+		const struct wsl_conf_item *vm = &p->wslconf.item[WSL_KEY_WSL2_VMIDLETIMEOUT];
+		evidence(f, "then the VM stops after vmIdleTimeout %ld ms (%s)", p->vm_idle_timeout_ms,
+			 p->wslconfig == WSL_WSLCONFIG_READ && vm->line && vm->valid ? ".wslconfig" :
+			 "WSL's default");
+	}
 	if (p->wslconfig == WSL_WSLCONFIG_AMBIGUOUS || p->wslconfig == WSL_WSLCONFIG_UNREADABLE)
 		evidence(f, "%s", p->wslconfig_error);
 	fix(f, "run `tether-shim install` on Windows (it keeps `tether anchor` running)");

@@ -216,6 +216,7 @@ struct parser {
 	int line;                    /* of the next character */
 	int last;                    /* last character returned by get() */
 	int nonascii_line;           /* first line with a byte >= 0x80 */
+	bool shadow;                 /* past a stop: only list what WSL will not read */
 	struct wsl_conf *out;
 	int other_seen[N_OTHER];     /* line of the first occurrence */
 };
@@ -309,7 +310,8 @@ static void skip_line(struct parser *ps)
 }
 
 /* A malformed line: WSL's init stops there; the Windows service skips it.
- * Returns true when parsing must stop. */
+ * Past a stop the parser goes on in shadow mode, to list the keys WSL will not
+ * read. Returns false (parsing goes on). */
 static bool malformed(struct parser *ps, int line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static bool malformed(struct parser *ps, int line, const char *fmt, ...)
@@ -319,13 +321,16 @@ static bool malformed(struct parser *ps, int line, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	if (ps->d == WSL_DIALECT_DISTRO) {
+	if (ps->shadow) {
+		/* WSL never gets here; go on only to list the keys it misses. */
+	} else if (ps->d == WSL_DIALECT_DISTRO) {
 		diag(ps->out, WSL_DIAG_MALFORMED, line, "%s; WSL stops reading the file here: "
 		     "nothing from this line on applies", msg);
 		ps->out->stopped_at = line;
-		return true;
+		ps->shadow = true;
+	} else {
+		diag(ps->out, WSL_DIAG_MALFORMED, line, "%s; WSL skips this line", msg);
 	}
-	diag(ps->out, WSL_DIAG_MALFORMED, line, "%s; WSL skips this line", msg);
 	skip_line(ps);
 	return false;
 }
@@ -379,6 +384,14 @@ static void set_key(struct parser *ps, const char *key, const char *value, size_
 {
 	struct wsl_conf *out = ps->out;
 	const struct keydef *d = NULL;
+	if (ps->shadow) {
+		if (out->n_lost < (int)(sizeof out->lost / sizeof out->lost[0])) {
+			snprintf(out->lost[out->n_lost].key, sizeof out->lost[0].key, "%.63s", key);
+			out->lost[out->n_lost].line = line;
+		}
+		out->n_lost++;
+		return;
+	}
 	for (size_t i = 0; i < N_KEYDEFS && !d; i++)
 		if (keydefs[i].dialect == ps->d && (!strcasecmp(keydefs[i].name, key) ||
 						    (keydefs[i].alias && !strcasecmp(keydefs[i].alias, key))))
@@ -558,7 +571,8 @@ void wsl_conf_parse(const char *buf, size_t len, enum wsl_dialect dialect, struc
 			     "WSL does not skip it and stops reading the file here: nothing in it "
 			     "applies (save it as UTF-8 without BOM)");
 			out->stopped_at = 1;
-			goto count;
+			ps.shadow = true;
+			ps.pos = 3;
 		}
 	}
 	for (;;) {
@@ -604,7 +618,6 @@ void wsl_conf_parse(const char *buf, size_t len, enum wsl_dialect dialect, struc
 		diag(out, WSL_DIAG_NOTE, ps.nonascii_line, "bytes outside ASCII: WSL's init reads "
 		     "the file as wide characters in its own locale and may stop at them; keep "
 		     "wsl.conf ASCII");
-count:
 	out->lines = 0;
 	for (size_t i = 0; i < len; i++)
 		out->lines += buf[i] == '\n';

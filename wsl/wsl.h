@@ -113,6 +113,11 @@ struct wsl_conf {
 	int n_diags;
 	int n_diags_dropped;            /* beyond WSL_CONF_MAX_DIAGS */
 	int stopped_at;                 /* DISTRO: line where WSL stops reading, 0 = read to the end */
+	struct {
+		char key[64];           /* "section.key" as written */
+		int line;
+	} lost[8];                      /* DISTRO: keys after stopped_at, which WSL never reads */
+	int n_lost;                     /* all of them (lost[] keeps the first 8) */
 	int lines;                      /* physical lines in the file */
 	bool crlf;                      /* CRLF line ends seen */
 };

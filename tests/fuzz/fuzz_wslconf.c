@@ -6,7 +6,8 @@
  *   - at most WSL_CONF_MAX_DIAGS diagnostics, each with a line in
  *     [1, lines + 1] and a non-empty NUL-terminated message;
  *   - wsl.conf: stopped_at is 0 or the line of a malformed diagnostic, and no
- *     setting comes from after it; .wslconfig never stops;
+ *     setting comes from after it; the keys it lists as not read (lost) lie at
+ *     or after it; .wslconfig never stops and loses nothing;
  *   - every value is NUL-terminated in its buffer, and a valid boolean's
  *     text is one WSL accepts (1, 0, true, false in any case).
  */
@@ -50,8 +51,12 @@ static void check(const uint8_t *data, size_t size, enum wsl_dialect d)
 			stop_found = true;
 	}
 	REQUIRE(stop_found || a.n_diags_dropped);
-	if (d == WSL_DIALECT_WINDOWS)
-		REQUIRE(a.stopped_at == 0);
+	if (d == WSL_DIALECT_WINDOWS || !a.stopped_at)
+		REQUIRE(a.stopped_at == 0 && a.n_lost == 0);
+	for (int i = 0; i < a.n_lost && i < 8; i++) {
+		REQUIRE(memchr(a.lost[i].key, 0, sizeof a.lost[i].key));
+		REQUIRE(a.lost[i].line >= a.stopped_at && a.lost[i].line <= a.lines + 1);
+	}
 	for (int k = 0; k < WSL_KEY_COUNT; k++) {
 		const struct wsl_conf_item *it = &a.item[k];
 		if (!it->line)

@@ -124,6 +124,9 @@ static void a_malformed_line_stops_wsl_conf_but_not_wslconfig(void)
 	CHECK(wsl_conf_bool(&c, WSL_KEY_BOOT_SYSTEMD));    /* before: applied */
 	CHECK_EQ(c.item[WSL_KEY_GPU_ENABLED].line, 0);     /* after: never read */
 	CHECK(wsl_conf_bool(&c, WSL_KEY_GPU_ENABLED));
+	CHECK_EQ(c.n_lost, 1);                             /* ...and listed */
+	CHECK(!strcmp(c.lost[0].key, "gpu.enabled"));
+	CHECK_EQ(c.lost[0].line, 5);
 
 	parse("[wsl2]\nthis line has no equals sign\nvmIdleTimeout=5\n", WSL_DIALECT_WINDOWS);
 	CHECK_EQ(c.stopped_at, 0);
@@ -182,6 +185,8 @@ static void a_byte_order_mark_breaks_wsl_conf_only(void)
 	CHECK_EQ(c.n_diags, 1);
 	CHECK_CONTAINS(c.diag[0].msg, "byte-order mark");
 	CHECK(!wsl_conf_bool(&c, WSL_KEY_BOOT_SYSTEMD));
+	CHECK_EQ(c.n_lost, 1);
+	CHECK(!strcmp(c.lost[0].key, "boot.systemd"));
 	parse("\xEF\xBB\xBF[wsl2]\nnetworkingMode=mirrored\n", WSL_DIALECT_WINDOWS);
 	CHECK_EQ(c.n_diags, 0);
 	CHECK_EQ(wsl_conf_int(&c, WSL_KEY_WSL2_NETWORKINGMODE), 3);
