@@ -272,6 +272,12 @@ static void check_interop(struct doctor *d)
 		evidence(f, "/proc/sys/fs/binfmt_misc/%s says enabled", p->interop_entry);
 		break;
 	case WSL_INTEROP_DISABLED:
+		if (!want) {
+			f = add(d, "interop", LEVEL_OK, "Windows interop is off, as /etc/wsl.conf says");
+			evidence(f, "/etc/wsl.conf:%d: interop.enabled = %s", it->line, it->text);
+			evidence(f, "/proc/sys/fs/binfmt_misc/%s says disabled", p->interop_entry);
+			break;
+		}
 		f = add(d, "interop", LEVEL_WARN, "Windows interop is registered but disabled: "
 			"Windows programs (wsl.exe, explorer.exe) cannot run from the distro");
 		evidence(f, "/proc/sys/fs/binfmt_misc/%s says disabled", p->interop_entry);
