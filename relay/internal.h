@@ -362,6 +362,10 @@ cJSON *relay_client_hello(int fd, const char *name, char *why, size_t why_len);
 
 int relay_cli_hook(int argc, char **argv);   /* tether hook [install|uninstall] */
 
+/* ---- cli_doctor.c -------------------------------------------------------- */
+
+int relay_cli_doctor(int argc, char **argv); /* tether doctor (docs/doctor.md) */
+
 /* ---- server.c ---------------------------------------------------------- */
 
 struct relay_server_info {
@@ -378,6 +382,10 @@ const struct relay_config *relay_server_config(const struct relay_server *srv);
 const char *relay_server_token(const struct relay_server *srv);
 struct relay_backoff *relay_server_backoff(struct relay_server *srv);
 bool relay_server_stopping(const struct relay_server *srv);
+/* The platform summary (wsl_platform_json) for `status`: set once by main,
+ * ownership transferred (NULL allowed); borrowed by readers, may be NULL. */
+void relay_server_set_platform(struct relay_server *srv, cJSON *platform);
+const cJSON *relay_server_platform(const struct relay_server *srv);
 uint64_t relay_now_ms(void);    /* monotonic */
 
 /* Connection registry (server.c). */

@@ -126,5 +126,9 @@ void relay_msg_status(struct relay_conn *c, const cJSON *req, const cJSON *id)
 	cJSON *pty = cJSON_AddObjectToObject(reply, "pty");
 	cJSON_AddNumberToObject(pty, "sessions", (double)info.sessions);
 	cJSON_AddNumberToObject(pty, "max", (double)relay_server_config(c->srv)->max_sessions);
+	/* Detected once at start (docs/doctor.md); `tether doctor` looks again. */
+	const cJSON *platform = relay_server_platform(c->srv);
+	if (platform)
+		cJSON_AddItemToObject(reply, "platform", cJSON_Duplicate(platform, true));
 	relay_conn_send_json(c, reply);
 }

@@ -38,6 +38,7 @@ struct relay_server {
 	uint64_t stop_deadline_ms;
 	void (*done)(void *arg);
 	void *done_arg;
+	cJSON *platform;                  /* owned; `status` copies it */
 };
 
 uint64_t relay_now_ms(void)
@@ -337,6 +338,7 @@ static void stop_timer_closed(uv_handle_t *h)
 	void (*done)(void *) = srv->done;
 	void *arg = srv->done_arg;
 	explicit_bzero(srv->token, sizeof srv->token);
+	cJSON_Delete(srv->platform);
 	free(srv);
 	if (done)
 		done(arg);
@@ -393,4 +395,15 @@ void relay_server_stop(struct relay_server *srv, const char *reason,
 	srv->stop_deadline_ms = relay_now_ms() + STOP_GRACE_MS;
 	srv->stop_timer.data = srv;
 	uv_timer_start(&srv->stop_timer, stop_tick, 0, 10);
+}
+
+void relay_server_set_platform(struct relay_server *srv, cJSON *platform)
+{
+	cJSON_Delete(srv->platform);
+	srv->platform = platform;
+}
+
+const cJSON *relay_server_platform(const struct relay_server *srv)
+{
+	return srv->platform;
 }

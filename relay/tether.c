@@ -236,6 +236,10 @@ static int cmd_status(int argc, char **argv)
 		else
 			printf("  anchor:      none (nothing restarts tetherd or keeps the distro up; "
 			       "see tether service status)\n");
+		const char *platform = cJSON_GetStringValue(
+			cJSON_GetObjectItem(cJSON_GetObjectItem(st, "platform"), "summary"));
+		if (platform)
+			printf("  platform:    %s (at start; tether doctor for details)\n", platform);
 	}
 	cJSON_Delete(anchor);
 	cJSON_Delete(hello);
@@ -366,6 +370,8 @@ static const struct command {
 	{ "service", relay_cli_service, "service install|uninstall|status [--dry-run] [--init systemd|none]\n"
 	  "                      start tetherd with the distro (a systemd user unit, or\n"
 	  "                      the command Windows runs when there is no systemd)" },
+	{ "doctor", relay_cli_doctor, "doctor [--json]     platform and daemon checks, a fix for each (docs/doctor.md);\n"
+	  "                      exit 0 ok, 1 warn, 3 fail; --root DIR judges a tree laid out like a system" },
 	{ "help", cmd_help, "help                this text" },
 };
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "wsl.h"
 
 #define EXIT_USAGE 2
 
@@ -218,6 +219,18 @@ int main(int argc, char **argv)
 	int port = relay_server_port(d.srv);
 	relay_log(RELAY_LOG_INFO, "tetherd %s pid %d listening on ws://127.0.0.1:%d/ws and %s/%s",
 		  TETHER_VERSION, (int)getpid(), port, cfg.runtime_dir, RELAY_SOCKET_NAME);
+	{   /* the platform, detected once (no dlopen, no Windows files): logs and `status` */
+		struct wsl_detect_opts wo = { .root = "/" };
+		struct wsl_platform *wp = calloc(1, sizeof *wp);
+		char line[1024];
+		wsl_env_from_process(&wo.env);
+		if (wp && wsl_detect(&wo, wp) == 0) {
+			wsl_summary(wp, line, sizeof line);
+			relay_log(RELAY_LOG_INFO, "platform: %s (details: tether doctor)", line);
+			relay_server_set_platform(d.srv, wsl_platform_json(wp));
+		}
+		free(wp);
+	}
 	{   /* for the person who started it; stdout may be /dev/null or lost */
 		char dflt[sizeof cfg.runtime_dir], where[sizeof cfg.runtime_dir + 16] = "";
 		relay_runtime_dir_default(dflt, sizeof dflt);

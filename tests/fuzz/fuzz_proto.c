@@ -71,6 +71,12 @@ void relay_server_changed(struct relay_server *srv)
 	(void)srv;
 }
 
+const cJSON *relay_server_platform(const struct relay_server *srv)
+{
+	(void)srv;
+	return NULL;   /* tetherd sets it from wsl/ at start; the fuzzer has none */
+}
+
 void relay_server_info(const struct relay_server *srv, struct relay_server_info *out)
 {
 	out->pid = 4242;

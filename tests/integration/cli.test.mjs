@@ -80,6 +80,34 @@ test('tether status --json and tether status', T, async (t) => {
   assert.ok(!h.stdout.includes(d.endpoint.token));
 });
 
+test('the platform: logged at start, in tether status, and tether doctor sees the live daemon', T, async (t) => {
+  const d = await daemonFor(t);
+  const j = await run(TETHER_BIN(), ['status', '--json', '--runtime-dir', d.rt], { env: childEnv(d.home) });
+  assert.equal(j.code, 0, j.stderr);
+  const p = JSON.parse(j.stdout).platform;
+  assert.ok(p && typeof p.summary === 'string' && p.summary.length > 0, `status has platform.summary: ${j.stdout}`);
+  assert.ok(['native', 'wsl1', 'wsl2', 'unknown'].includes(p.kind), `platform.kind: ${p.kind}`);
+  assert.equal(p.gpu.dlopen, 'not-tried', 'tetherd never dlopens libcuda for the summary');
+  assert.ok(d.log().includes(`platform: ${p.summary}`), `the log has the platform line:\n${d.log()}`);
+  const h = await run(TETHER_BIN(), ['status', '--runtime-dir', d.rt], { env: childEnv(d.home) });
+  assert.ok(h.stdout.includes(`platform:    ${p.summary}`), `human status has the platform line:\n${h.stdout}`);
+
+  const doc = await run(TETHER_BIN(), ['doctor', '--json', '--runtime-dir', d.rt], { env: childEnv(d.home) });
+  const r = JSON.parse(doc.stdout);
+  assert.equal(doc.code, r.exit_code, `doctor's exit code is the one it reports: ${doc.stderr}`);
+  assert.equal(r.live, true);
+  assert.equal(r.platform.kind, p.kind, 'doctor and status agree on the kind');
+  const byId = Object.fromEntries(r.findings.map((f) => [f.id, f]));
+  assert.equal(byId['daemon.running'].level, 'ok', JSON.stringify(byId['daemon.running']));
+  assert.ok(byId['daemon.running'].message.includes(`pid ${d.endpoint.pid}`));
+  assert.equal(byId['daemon.listen'].level, 'ok', JSON.stringify(byId['daemon.listen']));
+  assert.ok(byId['daemon.listen'].message.includes(`127.0.0.1:${d.endpoint.port}`));
+  assert.equal(byId['daemon.healthz'].level, 'ok', JSON.stringify(byId['daemon.healthz']));
+  assert.equal(byId['daemon.runtime_dir'].level, 'ok');
+  assert.equal(byId['daemon.token'].level, 'ok');
+  assert.ok(!doc.stdout.includes(d.endpoint.token), 'the token is not part of doctor');
+});
+
 for (const [name, bin] of [['tetherd', TETHERD_BIN], ['tether', TETHER_BIN]]) {
   test(`${name} --version, --help, --bogus`, T, async (t) => {
     const { rt, home } = await layoutFor(t);
