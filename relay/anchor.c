@@ -38,7 +38,7 @@
 #define DEFAULT_HEALTH_MS 5000
 #define HEALTH_TIMEOUT_MS 2000
 #define HEALTH_FAILURES 3           /* consecutive failed checks before a restart */
-#define STARTING_POLL_MS 50
+#define STARTING_POLL_MS 10         /* a restarted daemon is back in service at once */
 #define START_TIMEOUT_MS 30000      /* not healthy this long after a start: unhealthy */
 #define STOP_TIMEOUT_MS 10000       /* SIGTERM to SIGKILL when the anchor stops */
 #define UNIT "tetherd.service"
@@ -429,11 +429,15 @@ static void unhealthy(struct anchor *a, const char *why)
 		  a->kill_reason);
 	a->health_failures = 0;
 	if (a->mode == MODE_SYSTEMD) {
+		/* No exit of ours reports this one (systemd restarts it), so
+		 * record it now, as daemon_gone does for a child. */
+		snprintf(a->last_exit, sizeof a->last_exit, "%s", a->kill_reason);
+		*a->kill_reason = 0;
 		a->daemon_pid = 0;
 		a->daemon_started_ms = relay_now_ms();
+		a->restarts = a->starts++;
 		set_state(a, ST_STARTING);
 		systemctl(a, "restart");
-		*a->kill_reason = 0;
 	} else if (a->daemon_pid > 0) {
 		kill((pid_t)a->daemon_pid, SIGKILL);   /* its exit restarts it */
 	}
