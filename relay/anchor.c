@@ -646,15 +646,12 @@ static int parse_int_flag(const char *name, const char *v, long min, long max, l
 	return 0;
 }
 
-int relay_cli_anchor(int argc, char **argv)
+static int anchor_run(struct anchor *a, int argc, char **argv)
 {
-	struct anchor *a = calloc(1, sizeof *a);
 	char log_path[PATH_MAX] = "", state_dir[PATH_MAX - 32], err[RELAY_ERR_MAX];
 	long limit = DEFAULT_RESTART_LIMIT, health = DEFAULT_HEALTH_MS;
 	int rc;
 
-	if (!a)
-		return 1;
 	a->pidfd = -1;
 	relay_runtime_dir_default(a->runtime_dir, sizeof a->runtime_dir);
 	find_tetherd(a->tetherd, sizeof a->tetherd);
@@ -783,6 +780,18 @@ int relay_cli_anchor(int argc, char **argv)
 	relay_log(RELAY_LOG_INFO, "anchor stopped");
 	relay_log_close();
 	close(a->lock_fd);
-	free(a);
 	return 0;
+}
+
+int relay_cli_anchor(int argc, char **argv)
+{
+	/* On the heap, freed on every return (usage errors included). */
+	struct anchor *a = calloc(1, sizeof *a);
+	if (!a) {
+		fprintf(stderr, "tether anchor: out of memory\n");
+		return 1;
+	}
+	int rc = anchor_run(a, argc, argv);
+	free(a);
+	return rc;
 }
