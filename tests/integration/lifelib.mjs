@@ -3,10 +3,12 @@
 // fake systemctl/loginctl scripts, and polling with deadlines. Built on lib.mjs.
 
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fsp from 'node:fs/promises';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { childEnv, TETHERD_BIN, sleep, waitExit } from './lib.mjs';
+import { childEnv, makeTempLayout, run, TETHERD_BIN, TETHER_BIN, sleep, waitExit } from './lib.mjs';
 
 export function NOTIFY_LISTENER_BIN() {
   const v = process.env.NOTIFY_LISTENER_BIN;
@@ -248,4 +250,58 @@ export function writeFakeTools(dir, { systemctlBody = '', loginctlBody = '' } = 
     { mode: 0o755 },
   );
   return { bin, calls, read: () => (readOr(calls, '') || '').split('\n').filter(Boolean) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// tether anchor
+
+/** A temp layout plus a marker variable every process of the test inherits (for cleanup). */
+export async function anchorLayout(t) {
+  const l = await makeTempLayout('tether-anchor-');
+  l.marker = `TETHER_LIFETEST_${randomBytes(6).toString('hex')}`;
+  l.state = path.join(l.tmp, 'state');
+  l.anchorJson = path.join(l.rt, 'anchor.json');
+  t.after(async () => {
+    killMarked(l.marker);
+    await poll(() => processesWithMarker(l.marker).length === 0, { timeoutMs: 5000 }).catch(() => {});
+    await fsp.rm(l.tmp, { recursive: true, force: true });
+  });
+  return l;
+}
+
+export function anchorEnv(l, env = {}) {
+  return { XDG_STATE_HOME: l.state, [l.marker]: '1', ...env };
+}
+
+/** `tether anchor --runtime-dir RT ...args -- --port 0 ...daemonArgs`, with SIGPIPE at its
+ *  default action as under WSL's init (Node ignores it, and an ignored signal is inherited). */
+export function startAnchor(t, l, { args = [], daemonArgs = ['--port', '0'], env = {}, stdio } = {}) {
+  const argv = ['--default-signal=PIPE', TETHER_BIN(), 'anchor', '--runtime-dir', l.rt, ...args, '--', ...daemonArgs];
+  const a = spawnProc('env', argv, {
+    home: l.home,
+    env: anchorEnv(l, env),
+    stdio,
+  });
+  t.after(() => a.stop('SIGKILL', 5000).catch(() => {}));
+  a.state = () => readJson(l.anchorJson);
+  a.anchorLog = () => readOr(path.join(l.state, 'tether', 'anchor.log'), '');
+  a.describe = () => `anchor.json ${JSON.stringify(a.state())}; output ${a.out()}; log:\n${a.anchorLog()}`;
+  /** Resolves anchor.json once pred(state) holds. */
+  a.until = (pred, what, timeoutMs = 10000) =>
+    poll(
+      () => {
+        const s = a.state();
+        return s && pred(s) && s;
+      },
+      { timeoutMs, what, describe: a.describe },
+    );
+  return a;
+}
+
+export async function status(l, json = true) {
+  const r = await run(TETHER_BIN(), ['status', '--runtime-dir', l.rt, ...(json ? ['--json'] : [])], {
+    env: childEnv(l.home),
+    timeoutMs: 5000,
+  });
+  return { ...r, json: json && r.stdout ? JSON.parse(r.stdout) : null };
 }

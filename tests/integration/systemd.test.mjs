@@ -12,6 +12,7 @@ import {
   makeTempLayout,
   readEndpoint,
   openWs,
+  connectPty,
   authHeaders,
   httpGet,
   run,
@@ -164,6 +165,43 @@ test('a stalled loop (TETHERD_TEST_STALL_MS + SIGUSR2) stops the pings for the s
   assert.ok(maxEarly < STALL, `before the stall gaps stay under ${STALL} ms (max ${maxEarly.toFixed(0)})`);
   assert.match(d.log(), /test switch: blocking the loop for 800 ms/);
   assert.deepEqual(await d.stop(), { code: 0, signal: null });
+});
+
+test('STATUS= follows terminals: a pty session opening and ending', { timeout: 30000 }, async (t) => {
+  const l = await layoutFor(t);
+  const n = await listenerFor(t, l);
+  const d = tetherdFor(t, l, { env: { NOTIFY_SOCKET: path.join(l.tmp, 'notify.sock') } });
+  await n.waitFor((m) => m.fields.includes('READY=1'), { what: 'READY=1', timeoutMs: 10000 });
+  const ep = await poll(() => readEndpoint(l.rt, l.home), { what: 'endpoint' });
+  const c = await connectPty({ endpoint: ep }, t);
+  const r = await c.open({ argv: ['/bin/cat'] });
+  await n.waitFor((m) => /; 1 client \(1 websocket, 0 unix\); 1 terminal$/.test(statusOf(m) ?? ''), { what: 'STATUS with 1 terminal' });
+  const from = n.messages.length;
+  c.input(r.channel, '\x04'); // EOF: cat exits, the session ends
+  await c.waitExit(r.channel, { timeoutMs: 10000 });
+  await n.waitFor((m) => /; 1 client \(1 websocket, 0 unix\); 0 terminals$/.test(statusOf(m) ?? ''), { from, what: 'STATUS back to 0 terminals' });
+  assert.deepEqual(await d.stop(), { code: 0, signal: null });
+});
+
+test('terminals do not inherit the service\'s NOTIFY_SOCKET, WATCHDOG_* or JOURNAL_STREAM', {
+  timeout: 30000,
+  todo: 'relay/pty.c build_env passes the whole environment on: a program run in a terminal of tetherd.service sees NOTIFY_SOCKET (its sd_notify calls go to systemd, which logs them as refused under NotifyAccess=main) and WATCHDOG_USEC/WATCHDOG_PID/JOURNAL_STREAM meant for tetherd',
+}, async (t) => {
+  const l = await layoutFor(t);
+  const n = await listenerFor(t, l);
+  const d = tetherdFor(t, l, {
+    env: { NOTIFY_SOCKET: path.join(l.tmp, 'notify.sock'), WATCHDOG_USEC: '60000000', JOURNAL_STREAM: '1:1' },
+  });
+  await n.waitFor((m) => m.fields.includes('READY=1'), { what: 'READY=1', timeoutMs: 10000 });
+  const ep = await poll(() => readEndpoint(l.rt, l.home), { what: 'endpoint' });
+  const c = await connectPty({ endpoint: ep }, t);
+  const r = await c.open({ argv: ['/usr/bin/env'] });
+  await c.waitExit(r.channel, { timeoutMs: 10000 });
+  const env = r.ch.text();
+  assert.match(env, /^TERM=/m, 'env ran');
+  const leaked = env.split(/\r?\n/).filter((x) => /^(NOTIFY_SOCKET|WATCHDOG_USEC|WATCHDOG_PID|JOURNAL_STREAM)=/.test(x));
+  assert.deepEqual(leaked, [], 'systemd variables meant for tetherd alone');
+  await d.stop();
 });
 
 test('STOPPING=1 with STATUS= on SIGTERM and on SIGINT', { timeout: 30000 }, async (t) => {
