@@ -655,7 +655,8 @@ static int anchor_run(struct anchor *a, int argc, char **argv)
 	a->pidfd = -1;
 	relay_runtime_dir_default(a->runtime_dir, sizeof a->runtime_dir);
 	find_tetherd(a->tetherd, sizeof a->tetherd);
-	for (int i = 0; i < argc; i++) {
+	/* Every option takes a value: two arguments a step. */
+	for (int i = 0; i < argc; i += 2) {
 		const char *f = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(f, "--")) {
@@ -697,7 +698,6 @@ static int anchor_run(struct anchor *a, int argc, char **argv)
 		} else {
 			return anchor_usage("unknown option '%s'", f);
 		}
-		i++;
 	}
 	a->restart_limit = (int)limit;
 	a->health_ms = health;

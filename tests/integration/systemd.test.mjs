@@ -133,10 +133,13 @@ test('WATCHDOG=1 every WATCHDOG_USEC/2 (200 ms → about 100 ms), from tetherd',
   for (const p of pings) assert.equal(p.pid, d.pid, 'each ping comes from tetherd');
   const gaps = pings.slice(1).map((p, i) => p.t_ms - pings[i].t_ms).sort((a, b) => a - b);
   const median = gaps[Math.floor(gaps.length / 2)];
-  // A repeating loop timer never fires early; the listener's own scheduling blurs each mark by
-  // a little, so the lower bound is 80 ms and the upper one generous for a loaded machine.
-  assert.ok(median >= 90 && median <= 250, `median interval ${median.toFixed(1)} ms (gaps ${gaps.map((g) => g.toFixed(0))})`);
-  assert.ok(gaps[0] >= 50, `shortest interval ${gaps[0].toFixed(1)} ms`);
+  // A repeating loop timer never fires early, but the marks are when the listener read each
+  // datagram, and a listener that was not scheduled for a while reads two at once: so the
+  // median and the mean over the whole run, not the shortest gap, carry the lower bound.
+  const mean = (pings.at(-1).t_ms - pings[0].t_ms) / (pings.length - 1);
+  const shown = `gaps ${gaps.map((g) => g.toFixed(0))}`;
+  assert.ok(median >= 90 && median <= 250, `median interval ${median.toFixed(1)} ms (${shown})`);
+  assert.ok(mean >= 85 && mean <= 250, `mean interval ${mean.toFixed(1)} ms (${shown})`);
   assert.match(d.log(), /systemd watchdog: 200 ms, pinged every 100 ms/);
   assert.deepEqual(await d.stop(), { code: 0, signal: null });
 });
@@ -154,11 +157,12 @@ test('a stalled loop (TETHERD_TEST_STALL_MS + SIGUSR2) stops the pings for the s
   d.kill('SIGUSR2');
   await poll(() => watchdogPings(n).length >= before + 3, { timeoutMs: 10000, what: 'pings after the stall' });
   const pings = watchdogPings(n);
-  // The gap that spans the signal: the last ping before it to the first after it.
-  const lastBefore = pings.filter((p) => p.at < tKill).at(-1);
-  const firstAfter = pings.find((p) => p.at > tKill);
-  const gap = firstAfter.t_ms - lastBefore.t_ms;
-  assert.ok(gap >= STALL, `no ping for the ${STALL} ms stall: gap ${gap.toFixed(0)} ms`);
+  // The longest gap from the last ping before the signal on (a ping may still slip out
+  // between the signal and its handling, so the stall's gap need not be the first one).
+  const i0 = pings.findLastIndex((p) => p.at < tKill);
+  const after = pings.slice(i0);
+  const gap = Math.max(...after.slice(1).map((p, i) => p.t_ms - after[i].t_ms));
+  assert.ok(gap >= STALL, `no ping for the ${STALL} ms stall: longest gap ${gap.toFixed(0)} ms`);
   // and the cadence before the stall was normal (the gap is the stall's, not the machine's)
   const early = pings.filter((p) => p.at < tKill);
   const maxEarly = Math.max(...early.slice(1).map((p, i) => p.t_ms - early[i].t_ms));
