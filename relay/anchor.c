@@ -447,6 +447,11 @@ static void health_done(uv_work_t *w, int status)
 {
 	struct anchor *a = w->data;
 	a->health_busy = false;
+	if (a->state == ST_STOPPING) {
+		/* the stop waited for this check (finish_if_stopped) */
+		finish_if_stopped(a);
+		return;
+	}
 	if (a->state != ST_STARTING && a->state != ST_RUNNING)
 		return;
 	uint64_t up = relay_now_ms() - a->daemon_started_ms;

@@ -5,8 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { pidAlive, TETHERD_BIN, sleep } from './lib.mjs';
-import { readOr, writeFakeTools, anchorLayout, startAnchor, status } from './lifelib.mjs';
+import { pidAlive, waitExit, TETHERD_BIN, sleep } from './lib.mjs';
+import { poll, readOr, writeFakeTools, anchorLayout, startAnchor, status } from './lifelib.mjs';
 
 // ---------------------------------------------------------------------------------------------
 // systemd mode, with a fake systemctl that starts and kills a real tetherd as systemd would
@@ -73,4 +73,24 @@ test('systemd mode: SIGTERM to the anchor leaves tetherd.service running', { tim
   assert.equal(st.json.pid, s.daemon_pid);
   assert.equal(st.json.anchor, null);
   assert.deepEqual(fake.read(), ['systemctl --user start tetherd.service'], 'no stop');
+});
+
+test('systemd mode: SIGTERM while a health check is in flight still stops the anchor', { timeout: 30000 }, async (t) => {
+  const l = await anchorLayout(t);
+  const fake = fakeSystemd(l);
+  const a = startAnchor(t, l, {
+    args: ['--mode', 'systemd', '--health-interval-ms', '200'],
+    env: { PATH: `${fake.bin}:${process.env.PATH}`, TETHERD_TEST_STALL_MS: '15000' },
+  });
+  const s = await a.until((s) => s.state === 'running', 'running');
+  process.kill(s.daemon_pid, 'SIGUSR2'); // hello now waits the full 2 s for every check
+  await poll(() => /health check 1 of 3 failed/.test(a.anchorLog()), { timeoutMs: 10000, what: 'a failed check' });
+  await sleep(500); // the next check started 200 ms after, and waits until 2 s
+  const t0 = performance.now();
+  a.kill('SIGTERM');
+  const ex = await waitExit(a, 8000).catch((e) => e.message);
+  assert.deepEqual(ex, { code: 0, signal: null }, `the anchor stops once the check is done: ${a.describe()}`);
+  assert.ok(performance.now() - t0 < 4000);
+  assert.equal(fs.existsSync(l.anchorJson), false);
+  assert.ok(pidAlive(s.daemon_pid), 'the unit is left running');
 });
