@@ -719,13 +719,20 @@ static int anchor_run(struct anchor *a, int argc, char **argv)
 	}
 	{
 		struct relay_config cfg;
-		char path[1024];
-		relay_config_defaults(&cfg);
-		bool has_file = !relay_config_default_path(path, sizeof path) &&
-				access(path, F_OK) == 0 && !relay_config_load_file(&cfg, path, err);
+		char path[1024] = "";
 		bool flag_given = false;
-		for (int i = 0; i < a->n_daemon_args; i++)
-			flag_given |= !strncmp(a->daemon_args[i], "--log-file", 10);
+		relay_config_defaults(&cfg);
+		/* tetherd reads the file its --config names instead of the default one */
+		for (int i = 0; i < a->n_daemon_args; i++) {
+			const char *f = a->daemon_args[i];
+			flag_given |= !strncmp(f, "--log-file", 10);
+			if (!strncmp(f, "--config=", 9))
+				snprintf(path, sizeof path, "%s", f + 9);
+			else if (!strcmp(f, "--config") && i + 1 < a->n_daemon_args)
+				snprintf(path, sizeof path, "%s", a->daemon_args[i + 1]);
+		}
+		bool has_file = (*path || !relay_config_default_path(path, sizeof path)) &&
+				access(path, F_OK) == 0 && !relay_config_load_file(&cfg, path, err);
 		if (!(has_file && *cfg.log_file) && !flag_given && !rc)
 			snprintf(a->daemon_log, sizeof a->daemon_log, "%s/tetherd.log", state_dir);
 	}

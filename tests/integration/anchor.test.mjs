@@ -59,6 +59,44 @@ test('supervise: anchor.json and `tether status` show the anchor and its daemon'
   assert.equal(a.out(), '', 'nothing on stdout/stderr');
 });
 
+test('tetherd\'s log: XDG_STATE_HOME/tether/tetherd.log unless --log-file, --config or the default config names one', { timeout: 30000 }, async (t) => {
+  const cmdline = (pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(1, -1);
+  const cases = [
+    { name: 'default', daemonArgs: [], expect: (l) => path.join(l.state, 'tether', 'tetherd.log') },
+    { name: '--log-file', daemonArgs: (l) => ['--log-file', path.join(l.tmp, 'flag.log')], expect: (l) => path.join(l.tmp, 'flag.log') },
+    {
+      name: '--config',
+      daemonArgs: (l) => {
+        const f = path.join(l.tmp, 'cfg.json');
+        fs.writeFileSync(f, JSON.stringify({ log_file: path.join(l.tmp, 'config.log') }));
+        return ['--config', f];
+      },
+      expect: (l) => path.join(l.tmp, 'config.log'),
+    },
+    {
+      name: 'the default config file',
+      daemonArgs: (l) => {
+        fs.mkdirSync(path.join(l.home, '.config', 'tether'), { recursive: true });
+        fs.writeFileSync(path.join(l.home, '.config', 'tether', 'tetherd.json'), JSON.stringify({ log_file: path.join(l.tmp, 'home.log') }));
+        return [];
+      },
+      expect: (l) => path.join(l.tmp, 'home.log'),
+    },
+  ];
+  for (const c of cases) {
+    const l = await anchorLayout(t);
+    const extra = typeof c.daemonArgs === 'function' ? c.daemonArgs(l) : c.daemonArgs;
+    const a = startAnchor(t, l, { daemonArgs: ['--port', '0', ...extra] });
+    const s = await a.until((s) => s.state === 'running', `${c.name}: running`);
+    const want = c.expect(l);
+    await poll(() => /listening on ws:/.test(readOr(want, '')), { what: `${c.name}: tetherd logs to ${want}`, describe: () => JSON.stringify(cmdline(s.daemon_pid)) });
+    const argv = cmdline(s.daemon_pid);
+    assert.equal(argv.filter((x) => x === '--log-file').length, c.name === 'default' || c.name === '--log-file' ? 1 : 0, `${c.name}: ${argv.join(' ')}`);
+    if (c.name !== 'default') assert.equal(fs.existsSync(path.join(l.state, 'tether', 'tetherd.log')), false, c.name);
+    assert.deepEqual(await a.stop(), { code: 0, signal: null });
+  }
+});
+
 test('supervise: kill -9 of tetherd → a new daemon serving within 1 s', { timeout: 30000 }, async (t) => {
   const l = await anchorLayout(t);
   const a = startAnchor(t, l);
