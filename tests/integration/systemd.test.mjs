@@ -313,6 +313,13 @@ test('socket activation: TCP and unix listeners from systemd-socket-activate are
   assert.equal(sj.listen.port, port);
   assert.equal(sj.running, true);
   await ws.close();
+  // A terminal inherits neither the listeners nor LISTEN_FDS/LISTEN_PID/LISTEN_FDNAMES.
+  const c = await connectPty({ endpoint: ep }, t);
+  const r = await c.open({ argv: ['/bin/sh', '-c', 'ls /proc/$$/fd | tr "\\n" " "; echo; env | grep ^LISTEN_ || echo no-listen-vars'] });
+  await c.waitExit(r.channel, { timeoutMs: 10000 });
+  const out = r.ch.text().split(/\r?\n/);
+  assert.equal(out[0].trim(), '0 1 2', `the shell's open fds: ${out[0]}`);
+  assert.equal(out[1], 'no-listen-vars', r.ch.text());
   assert.deepEqual(await p.stop(), { code: 0, signal: null });
   assert.ok(fs.existsSync(sock), 'the activated socket file is not unlinked at exit (systemd owns it)');
   assert.equal(fs.existsSync(path.join(l.rt, 'endpoint.json')), false, 'endpoint.json is removed');
@@ -339,6 +346,13 @@ const refusals = [
     message: /socket activation: fd 3 listens on 0\.0\.0\.0:\d+; tetherd serves on 127\.0\.0\.1 only/,
   },
   {
+    name: 'a TCP listener on 0.0.0.0, by its name',
+    listens: ['0.0.0.0:PORT', 'RT/tetherd.sock'],
+    extra: ['--fdname=web:local'],
+    port: 'PORT',
+    message: /socket activation: fd 3 \("web"\) listens on 0\.0\.0\.0:\d+/,
+  },
+  {
     name: 'a port other than the port setting',
     listens: ['127.0.0.1:PORT', 'RT/tetherd.sock'],
     port: '1',
@@ -362,7 +376,7 @@ for (const r of refusals) {
   test(`socket activation refuses ${r.name}: exit 1 naming it`, { timeout: 30000 }, async (t) => {
     const l = await layoutFor(t);
     const fix = (s) => s.replace('RT/', l.rt + '/').replace('TMP/', l.tmp + '/');
-    const { p, port } = await socketActivate(t, l, r.listens.map(fix), ['--runtime-dir', l.rt, '--port', r.port]);
+    const { p, port } = await socketActivate(t, l, r.listens.map(fix), ['--runtime-dir', l.rt, '--port', r.port], { extra: r.extra ?? [] });
     await tcpAccepts(port, 2000); // triggers the exec; the connection dies with tetherd
     const ex = await waitExit(p, 10000);
     assert.deepEqual(ex, { code: 1, signal: null }, p.out());
