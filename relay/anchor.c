@@ -38,7 +38,7 @@
 #define DEFAULT_HEALTH_MS 5000
 #define HEALTH_TIMEOUT_MS 2000
 #define HEALTH_FAILURES 3           /* consecutive failed checks before a restart */
-#define STARTING_POLL_MS 50
+#define STARTING_POLL_MS 10         /* a restarted daemon is back in service at once */
 #define START_TIMEOUT_MS 30000      /* not healthy this long after a start: unhealthy */
 #define STOP_TIMEOUT_MS 10000       /* SIGTERM to SIGKILL when the anchor stops */
 #define UNIT "tetherd.service"
@@ -429,11 +429,15 @@ static void unhealthy(struct anchor *a, const char *why)
 		  a->kill_reason);
 	a->health_failures = 0;
 	if (a->mode == MODE_SYSTEMD) {
+		/* No exit of ours reports this one (systemd restarts it), so
+		 * record it now, as daemon_gone does for a child. */
+		snprintf(a->last_exit, sizeof a->last_exit, "%s", a->kill_reason);
+		*a->kill_reason = 0;
 		a->daemon_pid = 0;
 		a->daemon_started_ms = relay_now_ms();
+		a->restarts = a->starts++;
 		set_state(a, ST_STARTING);
 		systemctl(a, "restart");
-		*a->kill_reason = 0;
 	} else if (a->daemon_pid > 0) {
 		kill((pid_t)a->daemon_pid, SIGKILL);   /* its exit restarts it */
 	}
@@ -443,6 +447,11 @@ static void health_done(uv_work_t *w, int status)
 {
 	struct anchor *a = w->data;
 	a->health_busy = false;
+	if (a->state == ST_STOPPING) {
+		/* the stop waited for this check (finish_if_stopped) */
+		finish_if_stopped(a);
+		return;
+	}
 	if (a->state != ST_STARTING && a->state != ST_RUNNING)
 		return;
 	uint64_t up = relay_now_ms() - a->daemon_started_ms;
@@ -642,19 +651,17 @@ static int parse_int_flag(const char *name, const char *v, long min, long max, l
 	return 0;
 }
 
-int relay_cli_anchor(int argc, char **argv)
+static int anchor_run(struct anchor *a, int argc, char **argv)
 {
-	struct anchor *a = calloc(1, sizeof *a);
 	char log_path[PATH_MAX] = "", state_dir[PATH_MAX - 32], err[RELAY_ERR_MAX];
 	long limit = DEFAULT_RESTART_LIMIT, health = DEFAULT_HEALTH_MS;
 	int rc;
 
-	if (!a)
-		return 1;
 	a->pidfd = -1;
 	relay_runtime_dir_default(a->runtime_dir, sizeof a->runtime_dir);
 	find_tetherd(a->tetherd, sizeof a->tetherd);
-	for (int i = 0; i < argc; i++) {
+	/* Every option takes a value: two arguments a step. */
+	for (int i = 0; i < argc; i += 2) {
 		const char *f = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(f, "--")) {
@@ -696,7 +703,6 @@ int relay_cli_anchor(int argc, char **argv)
 		} else {
 			return anchor_usage("unknown option '%s'", f);
 		}
-		i++;
 	}
 	a->restart_limit = (int)limit;
 	a->health_ms = health;
@@ -713,13 +719,20 @@ int relay_cli_anchor(int argc, char **argv)
 	}
 	{
 		struct relay_config cfg;
-		char path[1024];
-		relay_config_defaults(&cfg);
-		bool has_file = !relay_config_default_path(path, sizeof path) &&
-				access(path, F_OK) == 0 && !relay_config_load_file(&cfg, path, err);
+		char path[1024] = "";
 		bool flag_given = false;
-		for (int i = 0; i < a->n_daemon_args; i++)
-			flag_given |= !strncmp(a->daemon_args[i], "--log-file", 10);
+		relay_config_defaults(&cfg);
+		/* tetherd reads the file its --config names instead of the default one */
+		for (int i = 0; i < a->n_daemon_args; i++) {
+			const char *f = a->daemon_args[i];
+			flag_given |= !strncmp(f, "--log-file", 10);
+			if (!strncmp(f, "--config=", 9))
+				snprintf(path, sizeof path, "%s", f + 9);
+			else if (!strcmp(f, "--config") && i + 1 < a->n_daemon_args)
+				snprintf(path, sizeof path, "%s", a->daemon_args[i + 1]);
+		}
+		bool has_file = (*path || !relay_config_default_path(path, sizeof path)) &&
+				access(path, F_OK) == 0 && !relay_config_load_file(&cfg, path, err);
 		if (!(has_file && *cfg.log_file) && !flag_given && !rc)
 			snprintf(a->daemon_log, sizeof a->daemon_log, "%s/tetherd.log", state_dir);
 	}
@@ -779,6 +792,18 @@ int relay_cli_anchor(int argc, char **argv)
 	relay_log(RELAY_LOG_INFO, "anchor stopped");
 	relay_log_close();
 	close(a->lock_fd);
-	free(a);
 	return 0;
+}
+
+int relay_cli_anchor(int argc, char **argv)
+{
+	/* On the heap, freed on every return (usage errors included). */
+	struct anchor *a = calloc(1, sizeof *a);
+	if (!a) {
+		fprintf(stderr, "tether anchor: out of memory\n");
+		return 1;
+	}
+	int rc = anchor_run(a, argc, argv);
+	free(a);
+	return rc;
 }

@@ -16,6 +16,7 @@ struct daemon {
 	uv_loop_t loop;
 	uv_signal_t sigterm, sigint;
 	uv_timer_t watchdog;          /* WATCHDOG=1 from the loop itself */
+	uv_timer_t status_timer;      /* STATUS= on the loop turn after a change */
 	uv_signal_t stall;            /* test-only: SIGUSR2 blocks the loop */
 	long stall_ms;
 	struct relay_server *srv;
@@ -48,13 +49,14 @@ static void on_stopped(void *arg)
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
 	uv_close((uv_handle_t *)&d->sigint, NULL);
 	uv_close((uv_handle_t *)&d->watchdog, NULL);
+	uv_close((uv_handle_t *)&d->status_timer, NULL);
 	uv_close((uv_handle_t *)&d->stall, NULL);
 }
 
 /* STATUS= follows clients and terminals; sent only when the line changes. */
-static void on_change(void *arg)
+static void send_status(uv_timer_t *t)
 {
-	struct daemon *d = arg;
+	struct daemon *d = t->data;
 	char line[sizeof d->status];
 	if (!d->srv)
 		return;
@@ -63,6 +65,16 @@ static void on_change(void *arg)
 		strcpy(d->status, line);
 		relay_sd_notify("STATUS=%s", line);
 	}
+}
+
+/* The server calls this while a transport is still updating its own count
+ * (a connection is added before the transport counts it), so the summary is
+ * read on the next turn of the loop, which also folds a burst into one line. */
+static void on_change(void *arg)
+{
+	struct daemon *d = arg;
+	if (d->srv && !uv_is_active((uv_handle_t *)&d->status_timer))
+		uv_timer_start(&d->status_timer, send_status, 0, 0);
 }
 
 /* Pinged from a loop timer, so a loop stuck anywhere stops the pings and
@@ -199,6 +211,8 @@ int main(int argc, char **argv)
 	uv_signal_start(&d.sigterm, on_signal, SIGTERM);
 	uv_signal_start(&d.sigint, on_signal, SIGINT);
 	uv_timer_init(&d.loop, &d.watchdog);
+	uv_timer_init(&d.loop, &d.status_timer);
+	d.status_timer.data = &d;
 	uint64_t watchdog_usec = relay_sd_watchdog_usec();
 	if (watchdog_usec) {
 		uint64_t every_ms = watchdog_usec / 2000 ? watchdog_usec / 2000 : 1;

@@ -9,6 +9,7 @@ packages=(
   build-essential cmake pkg-config git
   libwebsockets-dev libwebsockets-evlib-uv   # libwebsockets + its libuv glue (a plugin)
   libuv1-dev libcjson-dev libsystemd-dev
+  systemd                                    # tests: systemd-socket-activate, systemd-analyze verify
   clang libclang-rt-14-dev                   # libFuzzer targets, sanitizers
   curl procps                                # tests read /proc, probe HTTP
 )
