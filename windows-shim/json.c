@@ -207,6 +207,8 @@ static int parse_number(struct reader *r, struct shim_json_value *v)
 		return fail_at(r, start, "bad number");
 	if (r->s[r->pos] == '0') {
 		r->pos++;
+		if (r->pos < r->len && r->s[r->pos] >= '0' && r->s[r->pos] <= '9')
+			return fail_at(r, start, "bad number (no leading zeros)");
 	} else {
 		while (r->pos < r->len && r->s[r->pos] >= '0' && r->s[r->pos] <= '9') {
 			if (n < (1LL << 53))

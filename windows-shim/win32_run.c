@@ -355,6 +355,9 @@ int w32_cmd_run(const struct shim_config *cfg)
 
 		HANDLE h[4];
 		DWORD n = 0, w;
+		/* A read is always pending on the anchor's output while it runs. */
+		if (r->child_live && !r->child.reading)
+			w32_child_read(&r->child, 0, on_output, r);
 		long timeout = shim_sup_timeout_ms(&r->sup, now);
 		h[n++] = stop_event;
 		if (r->child_live) {

@@ -27,6 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <wchar.h>
+#include <fcntl.h>
+#include <io.h>
 
 static wchar_t state[1024];
 
@@ -223,6 +225,7 @@ int main(void)
 	wchar_t **argv = CommandLineToArgvW(GetCommandLineW(), &argc);
 	const char *st = env("FAKE_WSL_STATE");
 
+	_setmode(_fileno(stdout), _O_BINARY);   /* "\n", as Linux programs print */
 	record(argc, argv);
 	if (st) {
 		MultiByteToWideChar(CP_UTF8, 0, st, -1, state, 1024);

@@ -47,6 +47,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *dir = argv[1];
+	FILE *ip = fopen(path(dir, "init.pid"), "w");
+	if (ip) {
+		fprintf(ip, "%d\n", (int)getpid());
+		fclose(ip);
+	}
 	int out = open(path(dir, "out"), O_WRONLY | O_CREAT | O_APPEND, 0644);
 	int devnull = open("/dev/null", O_RDONLY);
 	pid_t child = fork();
