@@ -89,8 +89,11 @@ static int on_member(void *opaque, const char *key, const struct shim_json_value
 	for (i = 0; i < N_SETTINGS; i++)
 		if (!strcmp(settings[i].key, key))
 			break;
-	if (i == N_SETTINGS)
-		return msgf(msg, "unknown key \"%.64s\" (see docs/shim.md)", key);
+	if (i == N_SETTINGS) {
+		char shown[128];
+		return msgf(msg, "unknown key \"%s\" (see docs/shim.md)",
+			    shim_json_printable(key, 64, shown, sizeof shown));
+	}
 	if (ctx->seen[i])
 		return msgf(msg, "key \"%s\" appears twice", key);
 	ctx->seen[i] = true;

@@ -48,7 +48,9 @@ static int on_member(void *opaque, const char *key, const struct shim_json_value
 		ctx->status_seen = true;
 		ctx->status_ok = !strcmp(v->str, "ok");
 		if (!ctx->status_ok) {
-			snprintf(msg, SHIM_ERR_MAX, "status is \"%.64s\", not \"ok\"", v->str);
+			char shown[128];
+			snprintf(msg, SHIM_ERR_MAX, "status is \"%s\", not \"ok\"",
+				 shim_json_printable(v->str, 64, shown, sizeof shown));
 			return -EINVAL;
 		}
 	} else if (!strcmp(key, "version") && v->type == SHIM_JSON_STRING && ctx->version) {

@@ -34,6 +34,10 @@ typedef int shim_json_member_fn(void *ctx, const char *key, const struct shim_js
 int shim_json_object(const char *text, size_t len, shim_json_member_fn *fn, void *ctx,
 		     char err[SHIM_ERR_MAX]);
 
+/* s for an error message: at most max bytes of it, control characters as
+ * \uXXXX, so a message stays one line. Returns out. */
+const char *shim_json_printable(const char *s, size_t max, char *out, size_t cap);
+
 /* Appends the UTF-8 encoding of code point cp to out[*n] if it fits in cap
  * (keeping room for a NUL). Returns false when it does not fit. */
 bool shim_utf8_put(char *out, size_t cap, size_t *n, uint32_t cp);

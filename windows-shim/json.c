@@ -93,6 +93,26 @@ size_t shim_utf8_next(const unsigned char *s, size_t len, uint32_t *cp)
 	return k;
 }
 
+const char *shim_json_printable(const char *s, size_t max, char *out, size_t cap)
+{
+	size_t n = 0;
+	for (size_t i = 0; s[i] && i < max; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x20 || c == 0x7F) {
+			if (n + 7 > cap)
+				break;
+			n += (size_t)snprintf(out + n, cap - n, "\\u%04x", c);
+		} else {
+			if (n + 2 > cap)
+				break;
+			out[n++] = (char)c;
+		}
+	}
+	if (cap)
+		out[n < cap ? n : cap - 1] = 0;
+	return out;
+}
+
 static void skip_ws(struct reader *r)
 {
 	while (r->pos < r->len && (r->s[r->pos] == ' ' || r->s[r->pos] == '\t' ||

@@ -175,9 +175,9 @@ backoff)
 	for i in 0 1 2 3 4; do
 		gap=$((t[i + 1] - t[i]))
 		echo "start $((i + 1)) -> $((i + 2)): ${gap} ms (backoff ${want[i]} ms)"
-		# The delay, plus the fake's start and exit under Wine (< 700 ms).
-		[ $gap -ge ${want[i]} ] && [ $gap -le $((want[i] + 700)) ] ||
-			fail "interval $((i + 1)) is $gap ms, want ${want[i]}..$((want[i] + 700))"
+		# The delay, plus the fake's start and exit under Wine (< 500 ms).
+		[ $gap -ge ${want[i]} ] && [ $gap -le $((want[i] + 500)) ] ||
+			fail "interval $((i + 1)) is $gap ms, want ${want[i]}..$((want[i] + 500))"
 	done
 	for d in 200 400 800; do
 		in_log "restart in $d ms" || fail "no 'restart in $d ms' logged"

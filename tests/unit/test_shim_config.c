@@ -83,6 +83,15 @@ static void config_parse_rejects_an_unknown_key_naming_it_and_its_line(void)
 	CHECK_CONTAINS(err, "config shim.json: line 3, column 11: unknown key \"prot\"");
 }
 
+static void config_parse_shows_control_characters_of_a_key_escaped(void)
+{
+	struct shim_config c;
+	char err[SHIM_ERR_MAX];
+	CHECK(parse(&c, "{\"a\\nb\": 1}", err) < 0);
+	CHECK_CONTAINS(err, "unknown key \"a\\u000ab\"");
+	CHECK(!strchr(err, '\n'));
+}
+
 static void config_parse_rejects_wrong_types_and_ranges_naming_the_key(void)
 {
 	static const struct { const char *text, *want; } cases[] = {
@@ -213,6 +222,7 @@ int main(void)
 	RUN(config_parse_applies_every_key_of_a_full_file);
 	RUN(config_parse_of_an_empty_object_keeps_the_defaults);
 	RUN(config_parse_rejects_an_unknown_key_naming_it_and_its_line);
+	RUN(config_parse_shows_control_characters_of_a_key_escaped);
 	RUN(config_parse_rejects_wrong_types_and_ranges_naming_the_key);
 	RUN(config_parse_rejects_malformed_json_with_its_position);
 	RUN(config_parse_leaves_the_config_untouched_on_error);
