@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "../../windows-shim/internal.h"   /* not relay/internal.h */
 
 #define REQUIRE(cond)                                                                   \
 	do {                                                                            \

@@ -87,6 +87,8 @@ case_dir() {
 	FAKE_WSL_STATE=$(W "$T/state")
 	FAKE_WSL_INIT=$FAKE_WSL_INIT_BIN
 	FAKE_WSL_LIST=$(W "$SHIM_SRC/fixtures/wsl-list-verbose.utf16le")
+	[ "$1" = no_distros ] && FAKE_WSL_LIST=none
+	return 0
 }
 # config 'JSON members': shim.json with wsl_exe set to the fake.
 config() {
@@ -277,6 +279,17 @@ no_wsl)
 	stop_run
 	[ -f "$T/argv.log" ] && fail "something ran"
 	exit 0
+	;;
+
+no_distros)
+	# No distro configured and WSL lists none: a clear reason, and backoff.
+	case_dir no_distros
+	config '"backoff_base_ms": 200'
+	start_run
+	wait_log "could not start the anchor: no default distro: wsl.exe -l -v failed (exit code -1): Windows Subsystem for Linux has no installed distributions."
+	wait_log "restart in 400 ms"
+	stop_run
+	[ "$(starts)" = 0 ] || fail "an anchor was started"
 	;;
 
 bad_config)
