@@ -71,7 +71,10 @@ measure "floor: a sleeping PE under Wine" "${pids[-1]}"
 
 port=$((20000 + RANDOM % 20000))
 export TETHER_SHIM_DIR FAKE_WSL_STATE FAKE_WSL_INIT FAKE_WSL_TETHER FAKE_WSL_SCENARIO=exec
-export FAKE_WSL_DISTROS=Bench SHIM_TEST_PORT=$port TETHER_RUNTIME_DIR="$work/run" TETHERD_BIN="$build/tetherd"
+export FAKE_WSL_DISTROS=Bench TETHER_RUNTIME_DIR="$work/run" TETHERD_BIN="$build/tetherd"
+export XDG_CONFIG_HOME="$work/xdg"   # tetherd's port and runtime dir
+mkdir -p "$XDG_CONFIG_HOME/tether"
+printf '{"port": %d, "runtime_dir": "%s"}\n' "$port" "$work/run" >"$XDG_CONFIG_HOME/tether/tetherd.json"
 TETHER_SHIM_DIR=$(W "$work")
 FAKE_WSL_STATE=$(W "$work/state")
 FAKE_WSL_INIT="$build/tests/shim/fake_wsl_init"

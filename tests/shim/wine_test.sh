@@ -349,8 +349,11 @@ end_to_end)
 	# stopped, and nothing left running.
 	case_dir end_to_end
 	port=$((20000 + RANDOM % 20000))
-	export FAKE_WSL_SCENARIO=exec FAKE_WSL_DISTROS=Case-e2e SHIM_TEST_PORT=$port
-	export TETHER_RUNTIME_DIR="$T/run"
+	export FAKE_WSL_SCENARIO=exec FAKE_WSL_DISTROS=Case-e2e
+	# tetherd's settings, wherever in the distro it is started from.
+	export XDG_CONFIG_HOME="$T/xdg" TETHER_RUNTIME_DIR="$T/run"
+	mkdir -p "$XDG_CONFIG_HOME/tether"
+	printf '{"port": %d, "runtime_dir": "%s"}\n' "$port" "$T/run" >"$XDG_CONFIG_HOME/tether/tetherd.json"
 	export FAKE_WSL_TETHER="$SHIM_SRC/anchor-standin.sh"   # the real anchor: "$TETHER_BIN"
 	config "\"distro\": \"Case-e2e\", \"port\": $port, \"health_interval_ms\": 500,
   \"health_timeout_ms\": 400, \"stop_timeout_ms\": 3000"
