@@ -90,7 +90,7 @@ run_phase() { # run_phase NAME INTERVAL
 		curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break
 		sleep 0.1
 	done
-	sleep 2
+	sleep 5   # past the start: its output, the first check
 	measure "$1" "$pid"
 	"$wine" "$exe/tether-shim.exe" stop >/dev/null
 	wait "$pid" || true
