@@ -281,6 +281,26 @@ no_wsl)
 	exit 0
 	;;
 
+log_rotation)
+	# log_max_bytes and log_files: shim.log rotated into shim.1.log, shim.2.log.
+	case_dir log_rotation
+	export FAKE_WSL_SCENARIO=exit:1:0 FAKE_WSL_DISTROS=Case-log
+	config '"distro": "Case-log", "backoff_base_ms": 10, "backoff_max_ms": 10,
+  "log_max_bytes": 4096, "log_files": 2'
+	start_run
+	wait_for 30 test -f "$T/shim.2.log" || fail "no shim.2.log"
+	sleep 1
+	stop_run
+	[ -e "$T/shim.3.log" ] && fail "more than log_files rotated logs"
+	for f in shim.log shim.1.log shim.2.log; do
+		size=$(stat -c %s "$T/$f")
+		# Rotated once a line takes it past the limit: at most one line over.
+		[ "$size" -le $((4096 + 4096)) ] || fail "$f has $size bytes"
+	done
+	[ "$(stat -c %s "$T/shim.1.log")" -gt 4096 ] || fail "shim.1.log rotated before the limit"
+	grep -q "restart in 10 ms" "$T/shim.1.log" || fail "shim.1.log does not hold the older lines"
+	;;
+
 no_distros)
 	# No distro configured and WSL lists none: a clear reason, and backoff.
 	case_dir no_distros
