@@ -12,6 +12,8 @@ packages=(
   systemd                                    # tests: systemd-socket-activate, systemd-analyze verify
   clang libclang-rt-14-dev                   # libFuzzer targets, sanitizers
   curl procps                                # tests read /proc, probe HTTP
+  gcc-mingw-w64-x86-64                       # tether-shim.exe (windows-shim/), cross-built
+  wine64 wine                                # runs it in the shim's tests (wine: the launcher)
 )
 # Node.js runs the integration tests' real WebSocket client (ws). A machine
 # that already has node and npm (e.g. from NodeSource) keeps them.
