@@ -53,6 +53,7 @@ struct anchor {
 	char runtime_dir[100];
 	char tetherd[PATH_MAX];
 	char daemon_log[PATH_MAX];      /* "" = tetherd's config says where */
+	char log_path[PATH_MAX];        /* the anchor's own log */
 	char **daemon_args;             /* passed through after -- */
 	int n_daemon_args;
 	enum mode mode;
@@ -80,6 +81,8 @@ struct anchor {
 
 	uv_timer_t restart_timer, health_timer, stop_timer;
 	uv_signal_t sigterm, sigint, sighup;
+	uv_pipe_t stdin_pipe;           /* watched when stdin is a pipe: EOF = stop */
+	bool watch_stdin;
 	uv_work_t health_work;
 	bool health_busy;
 	int health_failures;
@@ -130,6 +133,7 @@ static void write_state(struct anchor *a)
 	else
 		cJSON_AddNullToObject(st, "last_exit");
 	cJSON_AddStringToObject(st, "since", a->since);
+	cJSON_AddStringToObject(st, "log", a->log_path);
 	char *text = cJSON_Print(st);
 	cJSON_Delete(st);
 	int rc = text ? relay_write_file_atomic(a->runtime_dir, RELAY_ANCHOR_NAME, text) : -ENOMEM;
@@ -517,6 +521,8 @@ static void finish_if_stopped(struct anchor *a)
 	close_if_open((uv_handle_t *)&a->sigterm);
 	close_if_open((uv_handle_t *)&a->sigint);
 	close_if_open((uv_handle_t *)&a->sighup);
+	if (a->watch_stdin)
+		close_if_open((uv_handle_t *)&a->stdin_pipe);
 }
 
 static void on_stop_timeout(uv_timer_t *t)
@@ -529,20 +535,11 @@ static void on_stop_timeout(uv_timer_t *t)
 	}
 }
 
-static void on_signal(uv_signal_t *h, int signum)
+static void stop(struct anchor *a, const char *why)
 {
-	struct anchor *a = h->data;
-	if (signum == SIGHUP) {
-		if (a->state == ST_GAVE_UP) {
-			relay_log(RELAY_LOG_INFO, "SIGHUP: trying again");
-			a->quick_failures = 0;
-			start_daemon(a);
-		}
-		return;
-	}
 	if (a->state == ST_STOPPING)
 		return;
-	relay_log(RELAY_LOG_INFO, "SIG%s: stopping", sigabbrev_np(signum));
+	relay_log(RELAY_LOG_INFO, "%s: stopping", why);
 	set_state(a, ST_STOPPING);
 	uv_timer_stop(&a->restart_timer);
 	uv_timer_stop(&a->health_timer);
@@ -553,6 +550,56 @@ static void on_signal(uv_signal_t *h, int signum)
 		uv_timer_start(&a->stop_timer, on_stop_timeout, STOP_TIMEOUT_MS, 0);
 	}
 	finish_if_stopped(a);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct anchor *a = h->data;
+	char why[32];
+	if (signum == SIGHUP) {
+		if (a->state == ST_GAVE_UP) {
+			relay_log(RELAY_LOG_INFO, "SIGHUP: trying again");
+			a->quick_failures = 0;
+			start_daemon(a);
+		}
+		return;
+	}
+	snprintf(why, sizeof why, "SIG%s", sigabbrev_np(signum));
+	stop(a, why);
+}
+
+/* The shim stops its anchor by closing wsl.exe's stdin, which wsl.exe relays
+ * as EOF: killing wsl.exe instead would orphan the anchor, not stop it. What
+ * arrives on stdin is otherwise discarded. */
+static void on_stdin_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	static char scratch[256];
+	*buf = uv_buf_init(scratch, sizeof scratch);
+}
+
+static void on_stdin(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+	struct anchor *a = s->data;
+	if (n >= 0)
+		return;
+	uv_read_stop(s);
+	stop(a, n == UV_EOF ? "stdin closed" : "stdin failed");
+}
+
+static void watch_stdin(struct anchor *a)
+{
+	struct stat st;
+	if (fstat(STDIN_FILENO, &st) || !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
+		return;
+	if (uv_pipe_init(&a->loop, &a->stdin_pipe, 0))
+		return;
+	a->stdin_pipe.data = a;
+	if (uv_pipe_open(&a->stdin_pipe, STDIN_FILENO) ||
+	    uv_read_start((uv_stream_t *)&a->stdin_pipe, on_stdin_alloc, on_stdin)) {
+		uv_close((uv_handle_t *)&a->stdin_pipe, NULL);
+		return;
+	}
+	a->watch_stdin = true;
 }
 
 /* ---- setup ------------------------------------------------------------- */
@@ -736,6 +783,7 @@ static int anchor_run(struct anchor *a, int argc, char **argv)
 		if (!(has_file && *cfg.log_file) && !flag_given && !rc)
 			snprintf(a->daemon_log, sizeof a->daemon_log, "%s/tetherd.log", state_dir);
 	}
+	snprintf(a->log_path, sizeof a->log_path, "%s", log_path);
 	if ((rc = relay_log_open(log_path, RELAY_LOG_INFO, 10L << 20))) {
 		fprintf(stderr, "tether anchor: cannot open log file %s: %s\n", log_path,
 			strerror(-rc));
@@ -764,6 +812,7 @@ static int anchor_run(struct anchor *a, int argc, char **argv)
 	}
 
 	char why[256];
+	relay_ensure_user_bus_env();
 	if (a->mode == MODE_AUTO)
 		a->mode = detect_mode(why, sizeof why);
 	else
@@ -784,6 +833,7 @@ static int anchor_run(struct anchor *a, int argc, char **argv)
 	uv_signal_start(&a->sigterm, on_signal, SIGTERM);
 	uv_signal_start(&a->sigint, on_signal, SIGINT);
 	uv_signal_start(&a->sighup, on_signal, SIGHUP);
+	watch_stdin(a);
 	iso_now(a->since, sizeof a->since);
 	start_daemon(a);
 

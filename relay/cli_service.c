@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "internal.h"
-#include "units.h"   /* generated from systemd/ by CMake: UNIT_SERVICE_IN, UNIT_SOCKET */
+#include "units.h"   /* generated from systemd/ by CMake: UNIT_SERVICE_IN, UNIT_SOCKET_IN */
 
 #define EXIT_USAGE 2
 #define MARKER "# Installed by `tether service install`; `tether service uninstall` removes it.\n"
@@ -31,6 +31,7 @@ struct service_opts {
 	char unit_dir[PATH_MAX];
 	char tetherd[PATH_MAX];
 	char tether[PATH_MAX];
+	int port;               /* tetherd's port setting, for the socket unit */
 };
 
 static int service_usage(const char *fmt, const char *arg)
@@ -105,6 +106,20 @@ static char *read_file(const char *path)
 	return buf;
 }
 
+/* A file at the unit's path that tether did not write is never overwritten. */
+static int check_unit(const struct service_opts *o, const char *name)
+{
+	char path[PATH_MAX + 64];
+	snprintf(path, sizeof path, "%s/%s", o->unit_dir, name);
+	char *old = read_file(path);
+	bool foreign = old && !strstr(old, MARKER);
+	free(old);
+	if (foreign)
+		fprintf(stderr, "tether service: %s exists and was not written by tether; move it "
+			"away first\n", path);
+	return foreign;
+}
+
 static int write_unit(const struct service_opts *o, const char *name, const char *content)
 {
 	char path[PATH_MAX + 64];
@@ -150,19 +165,51 @@ static int write_unit(const struct service_opts *o, const char *name, const char
 	return 0;
 }
 
-/* The unit text: the template with tetherd's absolute path filled in. */
-static char *service_unit(const struct service_opts *o)
+/* Replaces every @NAME@ in a template; returns a malloc'd text with MARKER first. */
+static char *fill(const char *template, const char *name, const char *value)
 {
-	const char *at = strstr(UNIT_SERVICE_IN, "@TETHERD@");
-	size_t len = strlen(MARKER) + strlen(UNIT_SERVICE_IN) + strlen(o->tetherd) + 1;
-	char *text = malloc(len);
-	if (!text || !at) {
-		free(text);
+	size_t n = 0, nlen = strlen(name), vlen = strlen(value);
+	for (const char *p = strstr(template, name); p; p = strstr(p + nlen, name))
+		n++;
+	size_t len = strlen(MARKER) + strlen(template) + n * vlen + 1;
+	char *text = malloc(len), *out = text;
+	if (!text)
 		return NULL;
+	out += sprintf(out, "%s", MARKER);
+	for (const char *p = template;;) {
+		const char *at = strstr(p, name);
+		if (!at) {
+			strcpy(out, p);
+			return text;
+		}
+		memcpy(out, p, (size_t)(at - p));
+		out += at - p;
+		memcpy(out, value, vlen);
+		out += vlen;
+		p = at + nlen;
 	}
-	snprintf(text, len, "%s%.*s%s%s", MARKER, (int)(at - UNIT_SERVICE_IN), UNIT_SERVICE_IN,
-		 o->tetherd, at + strlen("@TETHERD@"));
-	return text;
+}
+
+/* ExecStart= takes a quoted word; systemd expands % and $ in it, so those are
+ * doubled, and a path that needs more escaping than that is refused. */
+static int quote_exec(const char *path, char *buf, size_t len)
+{
+	size_t k = 0;
+	if (len < 3)
+		return -1;
+	buf[k++] = '"';
+	for (const char *p = path; *p; p++) {
+		if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
+			return -1;
+		if (k + 4 >= len)
+			return -1;
+		if (*p == '%' || *p == '$')
+			buf[k++] = *p;
+		buf[k++] = *p;
+	}
+	buf[k++] = '"';
+	buf[k] = 0;
+	return 0;
 }
 
 static const char *user_name(void)
@@ -188,15 +235,30 @@ static int install(struct service_opts *o)
 		print_windows_side(o);
 		return 0;
 	}
-	char *unit = service_unit(o);
-	char socket_unit[8192];
-	snprintf(socket_unit, sizeof socket_unit, "%s%s", MARKER, UNIT_SOCKET);
-	if (!unit)
+	char exec[2 * PATH_MAX + 3], port[16];
+	if (quote_exec(o->tetherd, exec, sizeof exec)) {
+		fprintf(stderr, "tether service: tetherd's path %s has a quote, a backslash or a "
+			"control character, which a unit file cannot hold safely\n", o->tetherd);
 		return 1;
-	int rc = write_unit(o, "tetherd.service", unit);
-	free(unit);
+	}
+	if (o->port == 0) {
+		fprintf(stderr, "tether service: tetherd's port setting is 0 (any free port), "
+			"which a socket unit cannot listen on; set a port in its config first\n");
+		return 1;
+	}
+	snprintf(port, sizeof port, "%d", o->port);
+	char *unit = fill(UNIT_SERVICE_IN, "@TETHERD@", exec);
+	char *socket_unit = fill(UNIT_SOCKET_IN, "@PORT@", port);
+	int rc = !unit || !socket_unit;
+	/* Both checked before either is written: no half install. */
+	if (!rc)
+		rc = check_unit(o, "tetherd.service") || check_unit(o, "tetherd.socket");
+	if (!rc)
+		rc = write_unit(o, "tetherd.service", unit);
 	if (!rc)
 		rc = write_unit(o, "tetherd.socket", socket_unit);
+	free(unit);
+	free(socket_unit);
 	if (rc)
 		return rc;
 	char *reload[] = { "systemctl", "--user", "daemon-reload", NULL };
@@ -235,7 +297,19 @@ static int uninstall(struct service_opts *o)
 	char *disable[] = { "systemctl", "--user", "disable", "--now", "tetherd.socket",
 			    "tetherd.service", NULL };
 	char *reload[] = { "systemctl", "--user", "daemon-reload", NULL };
-	step(o, disable);
+	bool ours = false;
+	for (int i = 0; i < 2; i++) {
+		char path[PATH_MAX + 64];
+		snprintf(path, sizeof path, "%s/%s", o->unit_dir, names[i]);
+		char *old = read_file(path);
+		ours |= old && strstr(old, MARKER);
+		free(old);
+	}
+	/* Units tether did not install are not tether's to disable. */
+	if (ours)
+		step(o, disable);
+	else
+		printf("no unit installed by tether in %s: nothing to disable\n", o->unit_dir);
 	for (int i = 0; i < 2; i++) {
 		char path[PATH_MAX + 64];
 		snprintf(path, sizeof path, "%s/%s", o->unit_dir, names[i]);
@@ -334,6 +408,18 @@ int relay_cli_service(int argc, char **argv)
 		snprintf(o.unit_dir, sizeof o.unit_dir, "%s/.config/systemd/user", home);
 	else if (o.systemd)
 		return service_usage("%s", "neither XDG_CONFIG_HOME nor HOME is set");
+	{   /* the port tetherd will use: its config file's, else the default */
+		struct relay_config cfg;
+		char path[1024], err[RELAY_ERR_MAX];
+		relay_config_defaults(&cfg);
+		if (!relay_config_default_path(path, sizeof path) && access(path, F_OK) == 0 &&
+		    relay_config_load_file(&cfg, path, err)) {
+			fprintf(stderr, "tether service: %s\n", err);
+			return 1;
+		}
+		o.port = cfg.port;
+	}
+	relay_ensure_user_bus_env();
 	sibling("tetherd", o.tetherd, sizeof o.tetherd);
 	sibling("tether", o.tether, sizeof o.tether);
 	if (o.systemd && o.tetherd[0] != '/')

@@ -395,7 +395,13 @@ static char **build_env(const char *term, const cJSON *add)
 	for (char **e = environ; *e; e++) {
 		const cJSON *v;
 		size_t klen = strcspn(*e, "=");
-		bool replaced = !strncmp(*e, "TERM=", 5);
+		/* TERM is the client's; systemd's variables are tetherd's own and
+		 * would mislead a program in the terminal into notifying for it. */
+		static const char *const dropped[] = { "TERM", "NOTIFY_SOCKET", "WATCHDOG_USEC",
+			"WATCHDOG_PID", "JOURNAL_STREAM", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES" };
+		bool replaced = false;
+		for (size_t i = 0; i < sizeof dropped / sizeof dropped[0]; i++)
+			replaced |= strlen(dropped[i]) == klen && !strncmp(*e, dropped[i], klen);
 		cJSON_ArrayForEach(v, add)
 			if (strlen(v->string) == klen && !strncmp(*e, v->string, klen))
 				replaced = true;

@@ -130,6 +130,7 @@ int relay_sd_listen_fds(struct relay_listen_fds *out, char err[RELAY_ERR_MAX]);
 void relay_sd_notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 uint64_t relay_sd_watchdog_usec(void);   /* 0 = no watchdog asked for */
 bool relay_sd_stderr_is_journal(void);
+void relay_ensure_user_bus_env(void);   /* XDG_RUNTIME_DIR for systemctl --user */
 
 /* Graceful stop: sends `shutdown` with reason to every connection, closes
  * them, removes the runtime files, then calls done(arg) once every handle the

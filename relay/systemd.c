@@ -126,3 +126,17 @@ bool relay_sd_stderr_is_journal(void)
 		return false;
 	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
 }
+
+/* `systemctl --user` finds the user manager through XDG_RUNTIME_DIR, which a
+ * process started by wsl.exe --exec may lack; pam_systemd would have set it to
+ * /run/user/UID, so that is what it gets when the directory is there and ours. */
+void relay_ensure_user_bus_env(void)
+{
+	char dir[64];
+	struct stat st;
+	if (getenv("XDG_RUNTIME_DIR"))
+		return;
+	snprintf(dir, sizeof dir, "/run/user/%u", (unsigned)getuid());
+	if (!stat(dir, &st) && S_ISDIR(st.st_mode) && st.st_uid == getuid())
+		setenv("XDG_RUNTIME_DIR", dir, 0);
+}

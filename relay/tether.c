@@ -150,22 +150,30 @@ static cJSON *load_anchor(const char *dir)
 	return an;
 }
 
+static const char *json_str(const cJSON *o, const char *key, const char *fallback)
+{
+	const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
+	return v ? v : fallback;
+}
+
+static double json_num(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+/* anchor.json is read as found: a member missing or of the wrong type shows as "?". */
 static void print_anchor(const cJSON *an)
 {
-	const cJSON *last = cJSON_GetObjectItem(an, "last_exit");
+	const char *last = json_str(an, "last_exit", NULL);
+	double restarts = json_num(an, "restarts");
 	printf("  anchor:      pid %.0f, %s mode, %s since %s; %.0f restart%s%s%s\n",
-	       cJSON_GetObjectItem(an, "pid")->valuedouble,
-	       cJSON_GetStringValue(cJSON_GetObjectItem(an, "mode")),
-	       cJSON_GetStringValue(cJSON_GetObjectItem(an, "state")),
-	       cJSON_GetStringValue(cJSON_GetObjectItem(an, "since")),
-	       cJSON_GetObjectItem(an, "restarts")->valuedouble,
-	       cJSON_GetObjectItem(an, "restarts")->valuedouble == 1 ? "" : "s",
-	       cJSON_IsString(last) ? "; last exit: " : "",
-	       cJSON_IsString(last) ? last->valuestring : "");
-	if (!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(an, "state")), "gave-up"))
-		printf("  the anchor gave up after a crash loop: fix the cause (its log: "
-		       "~/.local/state/tether/anchor.log), then `kill -HUP %.0f`\n",
-		       cJSON_GetObjectItem(an, "pid")->valuedouble);
+	       json_num(an, "pid"), json_str(an, "mode", "?"), json_str(an, "state", "?"),
+	       json_str(an, "since", "?"), restarts, restarts == 1 ? "" : "s",
+	       last ? "; last exit: " : "", last ? last : "");
+	if (!strcmp(json_str(an, "state", ""), "gave-up"))
+		printf("  the anchor gave up after a crash loop: fix the cause (its log: %s), then "
+		       "`kill -HUP %.0f`\n", json_str(an, "log", "?"), json_num(an, "pid"));
 }
 
 static int cmd_status(int argc, char **argv)

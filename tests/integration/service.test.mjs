@@ -46,8 +46,8 @@ function expectedUnits() {
   const src = path.join(SOURCE(), 'systemd');
   return {
     tetherd,
-    service: MARKER + fs.readFileSync(path.join(src, 'tetherd.service.in'), 'utf8').replace('@TETHERD@', tetherd),
-    socket: MARKER + fs.readFileSync(path.join(src, 'tetherd.socket'), 'utf8'),
+    service: MARKER + fs.readFileSync(path.join(src, 'tetherd.service.in'), 'utf8').replace('@TETHERD@', `"${tetherd}"`),
+    socket: MARKER + fs.readFileSync(path.join(src, 'tetherd.socket.in'), 'utf8').replace('@PORT@', '7420'),
   };
 }
 
@@ -74,7 +74,7 @@ test('install --dry-run: shows every change, writes nothing, runs no mutating co
   const exp = expectedUnits();
   assert.match(r.stdout, new RegExp(`would create ${l.service}:`));
   assert.match(r.stdout, new RegExp(`would create ${l.socket}:`));
-  assert.ok(r.stdout.includes(`    | ExecStart=${exp.tetherd}\n`), r.stdout);
+  assert.ok(r.stdout.includes(`    | ExecStart="${exp.tetherd}"\n`), r.stdout);
   assert.ok(r.stdout.includes(`    | ${MARKER}`), 'the marker is shown as part of the file');
   for (const c of [RELOAD, ENABLE, LINGER_ON]) assert.ok(r.stdout.includes(`would run: ${c}\n`), `${c} in\n${r.stdout}`);
   assert.doesNotMatch(r.stdout, /^running:/m);
@@ -88,7 +88,7 @@ test('install: writes both units (ExecStart = absolute tetherd, marker), runs th
   assert.ok(path.isAbsolute(exp.tetherd));
   assert.equal(fs.readFileSync(l.service, 'utf8'), exp.service);
   assert.equal(fs.readFileSync(l.socket, 'utf8'), exp.socket);
-  assert.match(fs.readFileSync(l.service, 'utf8'), new RegExp(`^ExecStart=${exp.tetherd}$`, 'm'));
+  assert.match(fs.readFileSync(l.service, 'utf8'), new RegExp(`^ExecStart="${exp.tetherd}"$`, 'm'));
   assert.deepEqual(listing(l.unitDir), ['tetherd.service', 'tetherd.socket'], 'no temporary file left');
   assert.deepEqual(l.fake.read(), [RELOAD, ENABLE, LINGER_Q, LINGER_ON]);
   for (const c of [RELOAD, ENABLE, LINGER_ON]) assert.ok(r.stdout.includes(`running:   ${c}\n`), `${c} in\n${r.stdout}`);
@@ -214,4 +214,34 @@ test('bad arguments: exit 2 naming the problem', { timeout: 30000 }, async (t) =
   }
   assert.equal(listing(l.config), null);
   assert.deepEqual(l.fake.read(), []);
+});
+
+test('install: the socket unit listens on tetherd\'s configured port; port 0 cannot be socket-activated', { timeout: 30000 }, async (t) => {
+  const l = await setup(t);
+  fs.mkdirSync(path.join(l.config, 'tether'), { recursive: true });
+  const cfg = path.join(l.config, 'tether', 'tetherd.json');
+  fs.writeFileSync(cfg, '{"port": 7555}\n');
+  const r = await service(l, ['install', '--init', 'systemd']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(fs.readFileSync(l.socket, 'utf8'), /^ListenStream=127\.0\.0\.1:7555$/m);
+  assert.doesNotMatch(fs.readFileSync(l.socket, 'utf8'), /7420|@PORT@/);
+
+  const l0 = await setup(t);
+  fs.mkdirSync(path.join(l0.config, 'tether'), { recursive: true });
+  fs.writeFileSync(path.join(l0.config, 'tether', 'tetherd.json'), '{"port": 0}\n');
+  const r0 = await service(l0, ['install', '--init', 'systemd']);
+  assert.equal(r0.code, 1);
+  assert.match(r0.stderr, /port setting is 0/);
+  assert.equal(listing(l0.unitDir), null, 'nothing written');
+});
+
+test('install: a foreign tetherd.socket stops the install before tetherd.service is written (no half install)', { timeout: 30000 }, async (t) => {
+  const l = await setup(t);
+  fs.mkdirSync(l.unitDir, { recursive: true });
+  fs.writeFileSync(l.socket, '[Socket]\nListenStream=127.0.0.1:9\n');
+  const r = await service(l, ['install', '--init', 'systemd']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /tetherd\.socket exists and was not written by tether/);
+  assert.deepEqual(listing(l.unitDir), ['tetherd.socket'], 'tetherd.service not written');
+  assert.deepEqual(l.fake.read().filter((c) => !c.startsWith('loginctl show-user')), [], 'nothing run');
 });

@@ -189,7 +189,6 @@ test('STATUS= follows terminals: a pty session opening and ending', { timeout: 3
 
 test('terminals do not inherit the service\'s NOTIFY_SOCKET, WATCHDOG_* or JOURNAL_STREAM', {
   timeout: 30000,
-  todo: 'relay/pty.c build_env passes the whole environment on: a program run in a terminal of tetherd.service sees NOTIFY_SOCKET (its sd_notify calls go to systemd, which logs them as refused under NotifyAccess=main) and WATCHDOG_USEC/WATCHDOG_PID/JOURNAL_STREAM meant for tetherd',
 }, async (t) => {
   const l = await layoutFor(t);
   const n = await listenerFor(t, l);

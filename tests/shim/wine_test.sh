@@ -374,7 +374,7 @@ end_to_end)
 	export XDG_CONFIG_HOME="$T/xdg" TETHER_RUNTIME_DIR="$T/run"
 	mkdir -p "$XDG_CONFIG_HOME/tether"
 	printf '{"port": %d, "runtime_dir": "%s"}\n' "$port" "$T/run" >"$XDG_CONFIG_HOME/tether/tetherd.json"
-	export FAKE_WSL_TETHER="$SHIM_SRC/anchor-standin.sh"   # the real anchor: "$TETHER_BIN"
+	export FAKE_WSL_TETHER="$TETHER_BIN" XDG_STATE_HOME="$T/xdg-state"   # the real tether anchor
 	config "\"distro\": \"Case-e2e\", \"port\": $port, \"health_interval_ms\": 500,
   \"health_timeout_ms\": 400, \"stop_timeout_ms\": 3000"
 	start_run "$SHIMW"
