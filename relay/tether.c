@@ -372,7 +372,7 @@ static const struct command {
 	{ "hook", relay_cli_hook, "hook [options]      carry an agent hook to the IDE (docs/hooks.md)\n"
 	  "  tether hook install|uninstall --agent claude-code [--scope user|project]" },
 	{ "anchor", relay_cli_anchor, "anchor [options]    keep tetherd serving, with or without systemd; what\n"
-	  "                      Windows keeps running in the distro (docs/operations.md)\n"
+	  "                      Windows keeps running in the distro (docs/lifecycle.md)\n"
 	  "  options: --mode auto|supervise|systemd, --tetherd PATH, --log-file PATH,\n"
 	  "  --restart-limit N, --health-interval-ms N, -- TETHERD_ARGS..." },
 	{ "service", relay_cli_service, "service install|uninstall|status [--dry-run] [--init systemd|none]\n"
