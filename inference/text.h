@@ -153,7 +153,7 @@ struct inf_stop_matcher;
 int inf_stop_create(const char *const *stops, size_t n_stops, struct inf_stop_matcher **out,
 		    char err[INF_TEXT_ERR_MAX]);
 void inf_stop_free(struct inf_stop_matcher *m);
-/* Appends piece; *emit/*emit_len: bytes to hand the user now (pointer valid
+/* Appends piece; *emit and *emit_len: bytes to hand the user now (pointer valid
  * until the next call); returns true when a stop string matched. */
 bool inf_stop_feed(struct inf_stop_matcher *m, const char *piece, size_t len,
 		   const char **emit, size_t *emit_len);
