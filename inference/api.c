@@ -154,9 +154,6 @@ static int prompt_text(const struct inf_model *m, const struct inf_generate_para
 	if (!m->chat_template)
 		return inf_fail(err, INF_EUNSUPPORTED, "chat: the model has no chat template (tokenizer.chat_template); "
 				"use a raw prompt");
-	if (m->chat_family == INF_CHAT_UNKNOWN)
-		return inf_fail(err, INF_EUNSUPPORTED, "chat: the model's chat template is not one this engine "
-				"recognises; use a raw prompt");
 	struct inf_chat_message msgs[2];
 	size_t n = 0;
 	if (p->system)
@@ -171,9 +168,10 @@ static int prompt_text(const struct inf_model *m, const struct inf_generate_para
 		eos[k > 0 ? k : 0] = 0;
 	}
 	char terr[INF_TEXT_ERR_MAX] = "";
-	int rc = inf_chat_apply(m->chat_family, msgs, n, true, "", eos, out, terr);
+	/* as the template renders (a default system prompt of its own included) */
+	int rc = inf_chat_apply_template(m->chat_template, msgs, n, true, "", eos, out, terr);
 	if (rc)
-		return inf_fail(err, rc, "chat template %s: %s", inf_chat_family_name(m->chat_family), terr);
+		return inf_fail(err, rc, "chat: %s (raw prompts, without --chat, still work)", terr);
 	*family = inf_chat_family_name(m->chat_family);
 	return 0;
 }

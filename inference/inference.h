@@ -80,6 +80,7 @@ struct inf_model_info {
 	uint64_t file_bytes;
 	uint32_t type_counts[INF_N_TYPES]; /* tensors per ggml type id */
 	const char *tokenizer_model;   /* tokenizer.ggml.model, "" if absent */
+	const char *tokenizer_error;   /* why there is no usable tokenizer, or "" */
 	const char *chat_family;       /* inf_chat_family_name() of the template */
 	bool has_chat_template;
 };

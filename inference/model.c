@@ -456,6 +456,7 @@ static void fill_info(struct inf_model *m)
 			i->type_counts[x->type]++;
 	}
 	i->tokenizer_model = m->tokenizer_model;
+	i->tokenizer_error = m->tok ? "" : m->tok_err;
 	i->chat_family = inf_chat_family_name(m->chat_family);
 	i->has_chat_template = m->chat_template != NULL;
 }

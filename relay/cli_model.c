@@ -190,6 +190,47 @@ static int make_context(const struct opts *o, struct inf_model *m, struct inf_co
 	return 0;
 }
 
+/* JSON strings must be UTF-8: generated text and pieces may not be (a token
+ * can end inside a character, a random model emits any bytes), so each
+ * invalid byte becomes U+FFFD. Returns a malloc'd string. */
+static char *utf8_clean(const char *s, size_t n)
+{
+	char *out = malloc(3 * n + 1), *o = out;
+	if (!out)
+		return NULL;
+	const unsigned char *p = (const unsigned char *)s, *end = p + n;
+	while (p < end) {
+		unsigned c = *p, len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+		bool ok = len && (size_t)(end - p) >= len;
+		uint32_t cp = len == 1 ? c : len == 2 ? c & 0x1f : len == 3 ? c & 0x0f : c & 0x07;
+		for (unsigned k = 1; ok && k < len; k++) {
+			ok = (p[k] & 0xc0) == 0x80;
+			cp = cp << 6 | (p[k] & 0x3f);
+		}
+		if (ok && ((len == 2 && cp < 0x80) || (len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp < 0xe000))) ||
+			   (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (len == 1 && c == 0)))
+			ok = false;
+		if (ok) {
+			memcpy(o, p, len);
+			o += len;
+			p += len;
+		} else {
+			memcpy(o, "\xef\xbf\xbd", 3);
+			o += 3;
+			p++;
+		}
+	}
+	*o = 0;
+	return out;
+}
+
+static void add_text(cJSON *j, const char *key, const char *s, size_t n)
+{
+	char *c = utf8_clean(s, n);
+	cJSON_AddStringToObject(j, key, c ? c : "");
+	free(c);
+}
+
 static void print_json(cJSON *j)
 {
 	char *s = cJSON_PrintUnformatted(j);
@@ -242,6 +283,8 @@ static int model_info(int argc, char **argv)
 		cJSON_AddItemToObject(j, "tensor_types", types);
 		cJSON_AddStringToObject(j, "tokenizer", i.tokenizer_model);
 		cJSON_AddBoolToObject(j, "tokenizer_ok", inf_model_has_tokenizer(m));
+		if (*i.tokenizer_error)
+			cJSON_AddStringToObject(j, "tokenizer_error", i.tokenizer_error);
 		cJSON_AddStringToObject(j, "chat_template", i.has_chat_template ? i.chat_family : "none");
 		cJSON_AddNumberToObject(j, "n_ctx", n_ctx);
 		cJSON_AddNumberToObject(j, "context_bytes", (double)ctx_bytes);
@@ -252,8 +295,9 @@ static int model_info(int argc, char **argv)
 		       i.weight_bytes / 1048576.0);
 		printf("dims           dim %u, layers %u, heads %u (kv %u, head dim %u), ffn %u\n", i.dim,
 		       i.n_layer, i.n_head, i.n_head_kv, i.head_dim, i.ffn_dim);
-		printf("vocabulary     %u (%s%s)\n", i.n_vocab, *i.tokenizer_model ? i.tokenizer_model : "no tokenizer",
-		       inf_model_has_tokenizer(m) || !*i.tokenizer_model ? "" : ", not usable");
+		printf("vocabulary     %u (%s)\n", i.n_vocab, *i.tokenizer_model ? i.tokenizer_model : "no tokenizer");
+		if (*i.tokenizer_model && !inf_model_has_tokenizer(m))
+			printf("               not usable: %s\n", i.tokenizer_error);
 		printf("context        trained %u; rope dim %u, base %g, scale %g%s\n", i.n_ctx_train, i.n_rot,
 		       i.rope_freq_base, i.rope_freq_scale, i.rope_freqs ? ", rope_freqs" : "");
 		printf("tensor types  ");
@@ -357,9 +401,10 @@ static int cmd_tokenize(int argc, char **argv)
 			for (size_t i = 0; i < n; i++) {
 				char piece[512];
 				int k = inf_model_token_piece(m, ids[i], true, piece, sizeof piece - 1);
-				piece[k > 0 ? k : 0] = 0;
+				char *clean = utf8_clean(piece, k > 0 ? (size_t)k : 0);
 				cJSON_AddItemToArray(a, cJSON_CreateNumber(ids[i]));
-				cJSON_AddItemToArray(pcs, cJSON_CreateString(piece));
+				cJSON_AddItemToArray(pcs, cJSON_CreateString(clean ? clean : ""));
+				free(clean);
 			}
 			cJSON_AddItemToObject(j, "ids", a);
 			cJSON_AddItemToObject(j, "pieces", pcs);
@@ -439,7 +484,7 @@ static int cmd_generate(int argc, char **argv)
 			cJSON_AddItemToArray(pids, cJSON_CreateNumber(r.prompt_ids[i]));
 		for (size_t i = 0; i < r.n_ids; i++)
 			cJSON_AddItemToArray(ids, cJSON_CreateNumber(r.ids[i]));
-		cJSON_AddStringToObject(j, "text", r.text);
+		add_text(j, "text", r.text, r.text_len);
 		cJSON_AddItemToObject(j, "ids", ids);
 		cJSON_AddItemToObject(j, "prompt_ids", pids);
 		cJSON_AddStringToObject(j, "stop_reason", r.stop_reason);
@@ -577,7 +622,7 @@ static int cmd_logits(int argc, char **argv)
 			cJSON_AddNumberToObject(e, "id", r[i].id);
 			cJSON_AddNumberToObject(e, "logit", r[i].logit);
 			if (pl >= 0)
-				cJSON_AddStringToObject(e, "piece", piece);
+				add_text(e, "piece", piece, (size_t)pl);
 			cJSON_AddItemToArray(a, e);
 		}
 		cJSON_AddItemToObject(j, "prompt_ids", pids);
