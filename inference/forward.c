@@ -12,31 +12,40 @@
 
 /* ---- matrix multiply: y[t][r] = dot(W row r, x[t]) (+ bias[r]) ---- */
 
+/* Up to three matrices that read the same activations (q, k, v; gate, up)
+ * go in one job, so a layer waits on five barriers instead of eight. */
+#define MM_MAX 3
+
 struct mm_job {
 	const struct inf_kernels *k;
-	const struct inf_gguf_tensor *w;   /* (rows, cols) */
-	const uint8_t *x;                  /* n rows of x_stride bytes, in the weight's format */
+	uint32_t n_mats;
+	const struct inf_gguf_tensor *w[MM_MAX];  /* (rows, cols), cols alike */
+	float *y[MM_MAX];                         /* (n, rows of w) */
+	const float *bias[MM_MAX];                /* (rows) or NULL */
+	const uint8_t *x;                         /* n rows of x_stride bytes, in the weights' format */
 	size_t x_stride;
 	uint32_t n;
-	float *y;                          /* (n, y_stride) */
-	uint32_t y_stride;
-	const float *bias;                 /* (rows) or NULL */
 };
 
 static void mm_run(void *arg, uint32_t ith, uint32_t nth)
 {
 	const struct mm_job *j = arg;
-	uint64_t rows = j->w->ne[1];
-	uint32_t cols = (uint32_t)j->w->ne[0];
-	size_t row_bytes = (size_t)inf_row_bytes(j->w->type, cols);
-	/* contiguous row ranges, so each thread streams its own part */
-	uint64_t r0 = rows * ith / nth, r1 = rows * (ith + 1) / nth;
-	const uint8_t *base = j->w->data;
-	for (uint64_t r = r0; r < r1; r++) {
-		const uint8_t *wr = base + r * row_bytes;
-		float b = j->bias ? j->bias[r] : 0;
-		for (uint32_t t = 0; t < j->n; t++)
-			j->y[(size_t)t * j->y_stride + r] = inf_dot(j->k, j->w->type, wr, j->x + t * j->x_stride, cols) + b;
+	for (uint32_t m = 0; m < j->n_mats; m++) {
+		const struct inf_gguf_tensor *w = j->w[m];
+		uint64_t rows = w->ne[1];
+		uint32_t cols = (uint32_t)w->ne[0];
+		size_t row_bytes = (size_t)inf_row_bytes(w->type, cols);
+		/* contiguous row ranges, so each thread streams its own part */
+		uint64_t r0 = rows * ith / nth, r1 = rows * (ith + 1) / nth;
+		const uint8_t *base = w->data;
+		float *y = j->y[m];
+		const float *bias = j->bias[m];
+		for (uint64_t r = r0; r < r1; r++) {
+			const uint8_t *wr = base + r * row_bytes;
+			float b = bias ? bias[r] : 0;
+			for (uint32_t t = 0; t < j->n; t++)
+				y[(size_t)t * rows + r] = inf_dot(j->k, w->type, wr, j->x + t * j->x_stride, cols) + b;
+		}
 	}
 }
 
@@ -60,32 +69,58 @@ static void quant_run(void *arg, uint32_t ith, uint32_t nth)
 	}
 }
 
-/* y = x W^T for n tokens; x is (n, cols) floats. Quantized activations are
- * kept while the same x feeds the next matrix (q, k and v; gate and up). */
+/* Quantizes x (n rows of cols floats) for weights of `kind` into c->act,
+ * unless it already holds exactly that. */
+static void quantize_act(struct inf_context *c, enum inf_act_kind kind, const float *x, uint32_t n, uint32_t cols)
+{
+	if (c->act_src == x && c->act_kind == kind)
+		return;
+	struct quant_job q = { c->k, kind, x, n, cols, c->act, inf_act_row_bytes(kind, cols) };
+	if (n > 1)
+		inf_pool_run(c->pool, quant_run, &q);
+	else
+		quant_run(&q, 0, 1);
+	c->act_src = x;
+	c->act_kind = kind;
+}
+
+/* y[i] = x W[i]^T (+ bias[i]) for n tokens and n_mats matrices with the
+ * same number of columns; x is (n, cols) floats. Matrices whose types need
+ * the same activation format run together. */
+static void matmul_n(struct inf_context *c, uint32_t n_mats, const struct inf_gguf_tensor *const *w,
+		     const float *x, uint32_t n, float *const *y, const float *const *bias)
+{
+	bool done[MM_MAX] = { false };
+	for (uint32_t first = 0; first < n_mats; first++) {
+		if (done[first])
+			continue;
+		enum inf_act_kind kind = inf_act_kind(w[first]->type);
+		uint32_t cols = (uint32_t)w[first]->ne[0];
+		struct mm_job j = { .k = c->k, .n = n };
+		for (uint32_t i = first; i < n_mats; i++)
+			if (!done[i] && inf_act_kind(w[i]->type) == kind) {
+				j.w[j.n_mats] = w[i];
+				j.y[j.n_mats] = y[i];
+				j.bias[j.n_mats] = bias ? bias[i] : NULL;
+				j.n_mats++;
+				done[i] = true;
+			}
+		if (kind == INF_ACT_F32) {
+			j.x = (const uint8_t *)x;
+			j.x_stride = cols * sizeof(float);
+		} else {
+			quantize_act(c, kind, x, n, cols);
+			j.x = c->act;
+			j.x_stride = inf_act_row_bytes(kind, cols);
+		}
+		inf_pool_run(c->pool, mm_run, &j);
+	}
+}
+
 static void matmul(struct inf_context *c, const struct inf_gguf_tensor *w, const float *x, uint32_t n,
 		   float *y, const float *bias)
 {
-	uint32_t cols = (uint32_t)w->ne[0];
-	enum inf_act_kind kind = inf_act_kind(w->type);
-	struct mm_job j = { .k = c->k, .w = w, .n = n, .y = y, .y_stride = (uint32_t)w->ne[1], .bias = bias };
-	if (kind == INF_ACT_F32) {
-		j.x = (const uint8_t *)x;
-		j.x_stride = cols * sizeof(float);
-	} else {
-		size_t stride = inf_act_row_bytes(kind, cols);
-		if (c->act_src != x || c->act_kind != kind) {
-			struct quant_job q = { c->k, kind, x, n, cols, c->act, stride };
-			if (n > 1)
-				inf_pool_run(c->pool, quant_run, &q);
-			else
-				quant_run(&q, 0, 1);
-			c->act_src = x;
-			c->act_kind = kind;
-		}
-		j.x = c->act;
-		j.x_stride = stride;
-	}
-	inf_pool_run(c->pool, mm_run, &j);
+	matmul_n(c, 1, &w, x, n, &y, &bias);
 }
 
 /* ---- the rest of a layer ---- */
@@ -184,9 +219,10 @@ int inf_forward(struct inf_context *c, const int32_t *ids, uint32_t n, char err[
 		for (uint32_t t = 0; t < n; t++)
 			rmsnorm(c->xb + (size_t)t * dim, c->x + (size_t)t * dim, L->attn_norm, dim, m->rms_eps);
 		c->act_src = NULL;   /* xb changed: its quantized copy is stale */
-		matmul(c, L->wq, c->xb, n, c->q, L->bq);
-		matmul(c, L->wk, c->xb, n, c->kk, L->bk);
-		matmul(c, L->wv, c->xb, n, c->vv, L->bv);
+		const struct inf_gguf_tensor *qkv[3] = { L->wq, L->wk, L->wv };
+		float *qkv_out[3] = { c->q, c->kk, c->vv };
+		const float *qkv_bias[3] = { L->bq, L->bk, L->bv };
+		matmul_n(c, 3, qkv, c->xb, n, qkv_out, qkv_bias);
 		for (uint32_t t = 0; t < n; t++) {
 			rope(c, c->q + (size_t)t * qd, m->n_head, pos0 + t);
 			rope(c, c->kk + (size_t)t * kvd, m->n_head_kv, pos0 + t);
@@ -202,8 +238,9 @@ int inf_forward(struct inf_context *c, const int32_t *ids, uint32_t n, char err[
 		for (uint32_t t = 0; t < n; t++)
 			rmsnorm(c->xb + (size_t)t * dim, c->x + (size_t)t * dim, L->ffn_norm, dim, m->rms_eps);
 		c->act_src = NULL;
-		matmul(c, L->w_gate, c->xb, n, c->hb, NULL);
-		matmul(c, L->w_up, c->xb, n, c->hb2, NULL);
+		const struct inf_gguf_tensor *gu[2] = { L->w_gate, L->w_up };
+		float *gu_out[2] = { c->hb, c->hb2 };
+		matmul_n(c, 2, gu, c->xb, n, gu_out, NULL);
 		for (size_t i = 0; i < (size_t)n * m->ffn_dim; i++) {
 			float g = c->hb[i];
 			c->hb[i] = g / (1.0f + expf(-g)) * c->hb2[i];

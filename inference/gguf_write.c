@@ -436,7 +436,7 @@ struct inf_gguf_writer *inf_test_model_build(const struct inf_test_model_spec *s
 		add_vector(w, &rng, T("attn_norm.weight"), s->dim, 1.0f, 0.2f);
 		add_matrix(w, &rng, T("attn_q.weight"), s->wtype, s->dim, qd, sc);
 		add_matrix(w, &rng, T("attn_k.weight"), s->wtype, s->dim, kvd, sc);
-		add_matrix(w, &rng, T("attn_v.weight"), s->wtype, s->dim, kvd, sc);
+		add_matrix(w, &rng, T("attn_v.weight"), s->v_down_type ? s->v_down_type : s->wtype, s->dim, kvd, sc);
 		if (!strcmp(a, "qwen2")) {
 			add_vector(w, &rng, T("attn_q.bias"), qd, 0.0f, 0.1f);
 			add_vector(w, &rng, T("attn_k.bias"), kvd, 0.0f, 0.1f);
@@ -446,7 +446,8 @@ struct inf_gguf_writer *inf_test_model_build(const struct inf_test_model_spec *s
 		add_vector(w, &rng, T("ffn_norm.weight"), s->dim, 1.0f, 0.2f);
 		add_matrix(w, &rng, T("ffn_gate.weight"), s->wtype, s->dim, s->ffn_dim, sc);
 		add_matrix(w, &rng, T("ffn_up.weight"), s->wtype, s->dim, s->ffn_dim, sc);
-		add_matrix(w, &rng, T("ffn_down.weight"), s->wtype, s->ffn_dim, s->dim, sf);
+		add_matrix(w, &rng, T("ffn_down.weight"), s->v_down_type ? s->v_down_type : s->wtype, s->ffn_dim,
+			   s->dim, sf);
 #undef T
 	}
 	add_vector(w, &rng, "output_norm.weight", s->dim, 1.0f, 0.2f);

@@ -226,6 +226,7 @@ struct inf_test_model_spec {
 	uint32_t dim, n_layer, n_head, n_head_kv, ffn_dim, n_vocab, n_ctx_train;
 	uint32_t wtype;               /* weight matrices */
 	uint32_t embd_type;           /* token_embd */
+	uint32_t v_down_type;         /* attn_v and ffn_down, as Q4_K_M files do; 0: wtype */
 	bool tied;                    /* no output.weight */
 	bool rope_freqs;              /* write a rope_freqs tensor */
 	float rope_base;

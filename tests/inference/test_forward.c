@@ -298,7 +298,7 @@ static void qwen2_matches_reference_for_every_type(void)
 	}
 }
 
-static void llama3_rope_freqs_and_tied_output_match_reference(void)
+static void llama3_rope_freqs_tied_output_and_mixed_types_match_reference(void)
 {
 	struct inf_test_model_spec s;
 	spec_for(&s, "llama", INF_TYPE_F32);
@@ -311,6 +311,13 @@ static void llama3_rope_freqs_and_tied_output_match_reference(void)
 	s.tied = true;
 	s.embd_type = INF_TYPE_Q6_K;     /* mixed types, as in Q4_K_M files */
 	s.dim = 256;
+	compare(&s);
+	spec_for(&s, "qwen2", INF_TYPE_Q4_K);
+	s.v_down_type = INF_TYPE_Q6_K;   /* Q4_K_M's layout: same activation format */
+	compare(&s);
+	spec_for(&s, "llama", INF_TYPE_Q4_0);
+	s.dim = s.ffn_dim = 256;
+	s.v_down_type = INF_TYPE_F16;    /* q, k in Q8 activations, v in floats: two jobs */
 	compare(&s);
 }
 
@@ -480,7 +487,7 @@ int main(void)
 {
 	RUN(llama_matches_reference_for_every_type);
 	RUN(qwen2_matches_reference_for_every_type);
-	RUN(llama3_rope_freqs_and_tied_output_match_reference);
+	RUN(llama3_rope_freqs_tied_output_and_mixed_types_match_reference);
 	RUN(context_above_trained_or_memory_is_refused_with_numbers);
 	RUN(cancel_stops_a_forward_pass);
 	RUN(unsupported_architecture_and_type_are_named);
