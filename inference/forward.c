@@ -40,10 +40,18 @@ static void mm_run(void *arg, uint32_t ith, uint32_t nth)
 		const uint8_t *base = w->data;
 		float *y = j->y[m];
 		const float *bias = j->bias[m];
+		bool four = j->k->dot4_q8 && (w->type == INF_TYPE_Q8_0 || w->type == INF_TYPE_Q4_0);
 		for (uint64_t r = r0; r < r1; r++) {
 			const uint8_t *wr = base + r * row_bytes;
 			float b = bias ? bias[r] : 0;
-			for (uint32_t t = 0; t < j->n; t++)
+			uint32_t t = 0;
+			for (; four && t + 4 <= j->n; t += 4) {
+				float o[4];
+				j->k->dot4_q8(wr, w->type, j->x + t * j->x_stride, j->x_stride, cols, o);
+				for (int k = 0; k < 4; k++)
+					y[(size_t)(t + k) * rows + r] = o[k] + b;
+			}
+			for (; t < j->n; t++)
 				y[(size_t)t * rows + r] = inf_dot(j->k, w->type, wr, j->x + t * j->x_stride, cols) + b;
 		}
 	}

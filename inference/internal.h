@@ -97,6 +97,10 @@ struct inf_kernels {
 	float (*dot_q4_0)(const void *w, const struct inf_act_q8 *x, uint32_t n);
 	float (*dot_q4_k)(const void *w, const struct inf_act_q8k *x, uint32_t n);
 	float (*dot_q6_k)(const void *w, const struct inf_act_q8k *x, uint32_t n);
+	/* Q8_0 or Q4_0 (wtype) row against four Q8 activation rows stride
+	 * bytes apart; NULL where the ISA has none (then four dots) */
+	void (*dot4_q8)(const void *w, uint32_t wtype, const uint8_t *x, size_t stride, uint32_t n,
+			float out[4]);
 	void (*quantize_q8)(const float *x, struct inf_act_q8 *y, uint32_t n);
 	void (*quantize_q8k)(const float *x, struct inf_act_q8k *y, uint32_t n);
 };
