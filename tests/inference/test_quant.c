@@ -220,6 +220,42 @@ static void dot_kernels_match_double_reference_on_every_isa(void)
 	}
 }
 
+/* The four-token kernel gives the four single dots (up to summation order). */
+static void dot4_equals_four_dots(void)
+{
+	enum { N = 512 };
+	static float w[N], x[4][N];
+	static uint8_t wq[N * 2];
+	static struct inf_act_q8 xq[4][N / 32];
+	static const uint32_t t4[] = { INF_TYPE_Q8_0, INF_TYPE_Q4_0 };
+	int tested = 0;
+	for (int isa = INF_ISA_PORTABLE; isa <= INF_ISA_AVX512; isa++) {
+		const struct inf_kernels *k = inf_kernels_get((enum inf_isa)isa);
+		if (!k || !k->dot4_q8)
+			continue;
+		for (size_t t = 0; t < 2; t++)
+			for (uint32_t n = 32; n <= N; n += 96) {
+				for (uint32_t i = 0; i < n; i++) {
+					w[i] = frand();
+					for (int j = 0; j < 4; j++)
+						x[j][i] = frand() * (j + 1);
+				}
+				inf_quantize(t4[t], w, wq, n);
+				for (int j = 0; j < 4; j++)
+					k->quantize_q8(x[j], xq[j], n);
+				float out[4];
+				k->dot4_q8(wq, t4[t], (const uint8_t *)xq[0], sizeof xq[0], n, out);
+				for (int j = 0; j < 4; j++) {
+					float one = inf_dot(k, t4[t], wq, xq[j], n);
+					CHECK(fabsf(out[j] - one) <= 1e-5f * (fabsf(one) + (float)n / 32));
+				}
+				tested++;
+			}
+	}
+	if (!tested)
+		printf("     (no ISA with a four-token kernel on this CPU: skipped)\n");
+}
+
 static void unknown_and_uncomputable_types_are_named(void)
 {
 	CHECK(inf_type_traits(99) == NULL);
@@ -243,6 +279,7 @@ int main(void)
 	RUN(q6_k_block_dequantizes_by_hand);
 	RUN(quantizers_stay_within_their_step);
 	RUN(dot_kernels_match_double_reference_on_every_isa);
+	RUN(dot4_equals_four_dots);
 	RUN(unknown_and_uncomputable_types_are_named);
 	return check_summary();
 }
