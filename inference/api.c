@@ -32,14 +32,13 @@ int inf_model_token_piece(const struct inf_model *m, int32_t id, bool render_spe
 	return inf_token_to_piece(m->tok, id, render_special, buf, cap);
 }
 
-int inf_evaluate(struct inf_context *c, const int32_t *ids, size_t n, char err[INF_ERR_MAX])
+static int evaluate(struct inf_context *c, const int32_t *ids, size_t n, char *err)
 {
 	if (n == 0)
 		return inf_fail(err, INF_EINVAL, "empty batch");
 	if (n > c->p.n_ctx - c->n_past)
 		return inf_fail(err, INF_ECONTEXT, "a batch of %zu tokens after %u does not fit in n_ctx %u",
 				n, c->n_past, c->p.n_ctx);
-	atomic_store(&c->cancel, false);
 	double t0 = inf_now_ms();
 	for (size_t done = 0; done < n;) {
 		uint32_t chunk = (uint32_t)(n - done < INF_MAX_BATCH ? n - done : INF_MAX_BATCH);
@@ -58,6 +57,12 @@ int inf_evaluate(struct inf_context *c, const int32_t *ids, size_t n, char err[I
 		c->stats.gen_ms += ms;
 	}
 	return 0;
+}
+
+int inf_evaluate(struct inf_context *c, const int32_t *ids, size_t n, char err[INF_ERR_MAX])
+{
+	atomic_store(&c->cancel, false);
+	return evaluate(c, ids, n, err);
 }
 
 const float *inf_logits(const struct inf_context *c)
@@ -108,6 +113,7 @@ void inf_generate_params_default(struct inf_generate_params *p)
 	memset(p, 0, sizeof *p);
 	p->max_tokens = 128;
 	inf_sampler_params_default(&p->sampling);
+	p->sampling.seed = INF_SEED_CONTEXT;
 }
 
 void inf_generate_result_free(struct inf_generate_result *r)
@@ -181,6 +187,11 @@ int inf_generate(struct inf_context *c, const struct inf_generate_params *p, str
 {
 	const struct inf_model *m = c->m;
 	memset(res, 0, sizeof *res);
+	atomic_store(&c->cancel, false);
+	struct inf_sampler_params sp = p->sampling;
+	if (sp.seed == INF_SEED_CONTEXT)
+		sp.seed = c->p.seed;
+	res->seed = sp.seed;
 	if (!p->prompt)
 		return inf_fail(err, INF_EINVAL, "prompt is missing");
 	if (!m->tok)
@@ -188,7 +199,7 @@ int inf_generate(struct inf_context *c, const struct inf_generate_params *p, str
 	if (p->max_tokens < 1 || (uint32_t)p->max_tokens > c->p.n_ctx)
 		return inf_fail(err, INF_EINVAL, "max_tokens %d is out of range [1, n_ctx %u]", p->max_tokens, c->p.n_ctx);
 	char terr[INF_TEXT_ERR_MAX] = "";
-	if (inf_sampler_params_check(&p->sampling, m->n_vocab, terr))
+	if (inf_sampler_params_check(&sp, m->n_vocab, terr))
 		return inf_fail(err, INF_EINVAL, "%s", terr);
 	if (p->sampling.repeat_last_n < 0 || (uint32_t)p->sampling.repeat_last_n > c->p.n_ctx)
 		return inf_fail(err, INF_EINVAL, "repeat_last_n %d is out of range [0, n_ctx %u]",
@@ -230,13 +241,13 @@ int inf_generate(struct inf_context *c, const struct inf_generate_params *p, str
 		goto done;
 	}
 	memcpy(res->prompt_ids, hist, n_prompt * sizeof(int32_t));
-	if ((rc = inf_sampler_create(&p->sampling, m->n_vocab, &s, terr)) ||
+	if ((rc = inf_sampler_create(&sp, m->n_vocab, &s, terr)) ||
 	    (rc = inf_stop_create(p->stops, p->n_stops, &stop, terr))) {
 		rc = inf_fail(err, rc, "%s", terr);
 		goto done;
 	}
 	double t0 = inf_now_ms();
-	if ((rc = inf_evaluate(c, hist, n_prompt, err)))
+	if ((rc = evaluate(c, hist, n_prompt, err)))
 		goto done;
 	res->prompt_ms = inf_now_ms() - t0;
 	size_t n_hist = n_prompt;
@@ -285,7 +296,11 @@ int inf_generate(struct inf_context *c, const struct inf_generate_params *p, str
 			res->stop_reason = "context";
 			break;
 		}
-		if ((rc = inf_evaluate(c, &tok, 1, err)))
+		if (atomic_load(&c->cancel)) {
+			rc = inf_fail(err, INF_ECANCELED, "canceled");
+			goto done;
+		}
+		if ((rc = evaluate(c, &tok, 1, err)))
 			goto done;
 	}
 	if (strcmp(res->stop_reason, "stop") && strcmp(res->stop_reason, "callback")) {

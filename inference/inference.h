@@ -143,8 +143,9 @@ int inf_sample(struct inf_context *ctx, struct inf_sampler *s, const int32_t *hi
 	       size_t n_history, int32_t *token);
 
 /* Cancels a running inf_evaluate/inf_generate from any thread; it returns
- * INF_ECANCELED soon after (between layers). The flag clears when the next
- * call starts. */
+ * INF_ECANCELED soon after (between layers, or between tokens). The flag
+ * clears when the next inf_evaluate or inf_generate starts (so a cancel
+ * that arrives between calls is dropped). */
 void inf_cancel(struct inf_context *ctx);
 
 struct inf_stats {
@@ -155,11 +156,14 @@ void inf_context_stats(const struct inf_context *ctx, struct inf_stats *st);
 
 /* ---- generation ---- */
 
+#define INF_SEED_CONTEXT UINT64_MAX
+
 struct inf_generate_params {
 	const char *prompt;           /* NUL-terminated */
 	bool chat;                    /* apply the model's chat template (user turn) */
 	const char *system;           /* with chat: a system message, or NULL */
 	int32_t max_tokens;           /* 1..n_ctx */
+	/* sampling.seed == INF_SEED_CONTEXT (the default): the context's seed */
 	struct inf_sampler_params sampling;
 	const char *const *stops;     /* stop strings, matched across tokens */
 	size_t n_stops;
@@ -181,6 +185,7 @@ struct inf_generate_result {
 	double ttft_ms;               /* start to first generated token */
 	double prompt_ms, gen_ms;     /* prompt batch; tokens after the first */
 	const char *chat_family;      /* the template used, or NULL */
+	uint64_t seed;                /* the sampler seed in effect */
 };
 
 /* Tokenizes the prompt (chat template applied when asked), evaluates it as a

@@ -499,7 +499,7 @@ static int cmd_generate(int argc, char **argv)
 		cJSON_AddNumberToObject(set, "repeat_last_n", p.sampling.repeat_last_n);
 		cJSON_AddNumberToObject(set, "frequency_penalty", p.sampling.frequency_penalty);
 		cJSON_AddNumberToObject(set, "presence_penalty", p.sampling.presence_penalty);
-		cJSON_AddNumberToObject(set, "seed", (double)p.sampling.seed);
+		cJSON_AddNumberToObject(set, "seed", (double)r.seed);
 		for (size_t i = 0; i < o.n_stops; i++)
 			cJSON_AddItemToArray(stops, cJSON_CreateString(o.stops[i]));
 		cJSON_AddItemToObject(set, "stop", stops);

@@ -483,6 +483,93 @@ static void model_info_describes_the_file(void)
 	free(buf);
 }
 
+struct gen_state {
+	struct inf_context *c;
+	int calls, cancel_at;
+	size_t bytes;
+};
+
+static int on_text(void *user, const char *text, size_t len, int32_t token)
+{
+	struct gen_state *g = user;
+	(void)text;
+	(void)token;
+	g->bytes += len;
+	if (++g->calls == g->cancel_at)
+		inf_cancel(g->c);   /* as another thread would, mid-generation */
+	return 0;
+}
+
+static void generate_streams_is_repeatable_and_cancels(void)
+{
+	struct inf_test_model_spec s;
+	spec_for(&s, "qwen2", INF_TYPE_Q8_0);
+	s.with_vocab = true;
+	uint8_t *buf;
+	int rc;
+	char err[INF_ERR_MAX] = "";
+	struct inf_model *m = load_spec(&s, &buf, &rc, err);
+	CHECK(m != NULL);
+	if (!m) {
+		fprintf(stderr, "%s\n", err);
+		free(buf);
+		return;
+	}
+	CHECK(inf_model_has_tokenizer(m));
+	struct inf_context_params cp;
+	inf_context_params_default(&cp);
+	cp.n_ctx = 64;
+	cp.seed = 1234;
+	struct inf_context *c = NULL;
+	CHECK(inf_context_create(m, &cp, &c, err) == 0);
+	struct inf_generate_params p;
+	inf_generate_params_default(&p);
+	p.prompt = "the rain";
+	p.max_tokens = 10;
+	p.sampling.temperature = 1.0;
+	struct gen_state g = { .c = c };
+	p.on_text = on_text;
+	p.user = &g;
+	struct inf_generate_result a, b;
+	CHECK_EQ(inf_generate(c, &p, &a, err), 0);
+	CHECK_EQ(a.seed, 1234);                /* the context's seed by default */
+	CHECK(a.n_ids >= 1 && a.n_ids <= 10);
+	CHECK_EQ(g.bytes, a.text_len);         /* streamed = returned */
+	CHECK_EQ(inf_n_past(c), a.n_prompt + a.n_ids - (a.n_ids == 10 ? 1 : 0));
+	CHECK(inf_truncate(c, 0, err) == 0);
+	g.bytes = 0;
+	CHECK_EQ(inf_generate(c, &p, &b, err), 0);
+	CHECK_EQ(a.n_ids, b.n_ids);
+	CHECK(a.n_ids == b.n_ids && !memcmp(a.ids, b.ids, a.n_ids * sizeof *a.ids));
+	inf_generate_result_free(&a);
+	inf_generate_result_free(&b);
+
+	/* cancel from the callback: the next token is not evaluated */
+	CHECK(inf_truncate(c, 0, err) == 0);
+	p.sampling.temperature = 0;
+	p.max_tokens = 20;
+	g = (struct gen_state){ .c = c, .cancel_at = 2 };
+	rc = inf_generate(c, &p, &a, err);
+	CHECK(g.calls >= 2);
+	CHECK_EQ(rc, INF_ECANCELED);
+	CHECK(a.stop_reason && !strcmp(a.stop_reason, "canceled"));
+	CHECK(a.n_ids >= 2 && a.n_ids < 20);
+	inf_generate_result_free(&a);
+
+	/* out-of-range settings are named */
+	CHECK(inf_truncate(c, 0, err) == 0);
+	p.max_tokens = 65;
+	CHECK_EQ(inf_generate(c, &p, &a, err), INF_EINVAL);
+	CHECK_CONTAINS(err, "max_tokens 65");
+	p.max_tokens = 4;
+	p.sampling.top_p = 0;
+	CHECK_EQ(inf_generate(c, &p, &a, err), INF_EINVAL);
+	CHECK_CONTAINS(err, "top_p");
+	inf_context_free(c);
+	inf_model_free(m);
+	free(buf);
+}
+
 int main(void)
 {
 	RUN(llama_matches_reference_for_every_type);
@@ -492,5 +579,6 @@ int main(void)
 	RUN(cancel_stops_a_forward_pass);
 	RUN(unsupported_architecture_and_type_are_named);
 	RUN(model_info_describes_the_file);
+	RUN(generate_streams_is_repeatable_and_cancels);
 	return check_summary();
 }
