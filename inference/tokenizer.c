@@ -62,6 +62,9 @@ struct inf_tokenizer {
 	size_t n_special;
 	int32_t bos, eos, unk, pad, eot;
 	bool add_bos, add_eos, add_space_prefix;
+	bool spm_chunks;           /* SPM: no mergeable piece has "▁" after another
+	                              character, so merges never cross the start of a
+	                              word and each word can be merged on its own */
 };
 
 static const char spm_space[] = "\xE2\x96\x81"; /* U+2581 */
@@ -456,6 +459,22 @@ static int build_maps(struct inf_tokenizer *t, const struct inf_vocab_spec *s, c
 			"merges, but %u merges were given", s->n_merges);
 		return INF_TEXT_EINVAL;
 	}
+	if (t->kind == TOK_SPM) {
+		t->spm_chunks = true;
+		for (uint32_t i = 0; i < t->n_tokens && t->spm_chunks; i++) {
+			size_t len;
+			const char *text = tok_text(t, (int32_t)i, &len);
+
+			if (t->types[i] != INF_TOKEN_NORMAL && t->types[i] != INF_TOKEN_USER_DEFINED)
+				continue;
+			for (size_t k = 1; k + 3 <= len; k++)
+				if (memcmp(text + k, spm_space, 3) == 0 &&
+				    !(k >= 3 && memcmp(text + k - 3, spm_space, 3) == 0)) {
+					t->spm_chunks = false;
+					break;
+				}
+		}
+	}
 	if (t->kind == TOK_SPM && !s->scores) {
 		set_err(err, "tokenizer: the \"llama\" (SentencePiece) model needs "
 			"tokenizer.ggml.scores");
@@ -761,24 +780,34 @@ static int spm_encode(const struct inf_tokenizer *t, struct work *w, const char 
 		nsym++;
 		i += k;
 	}
-	w->heap.n = 0;
-	for (size_t i = 1; i < nsym; i++)
-		if ((rc = spm_try_pair(t, w, (int32_t)i - 1, (int32_t)i)))
-			return rc;
-	while (w->heap.n) {
-		struct bigram b = heap_pop(&w->heap);
-		struct symbol *l = &w->sym[b.left], *r = &w->sym[b.right];
+	/* Merge word by word when no merge can cross a word start (a "▁" after
+	 * another character): the same result, with a small queue each time. */
+	for (size_t from = 0, to; from < nsym; from = to) {
+		to = from + 1;
+		while (to < nsym && !(t->spm_chunks && w->sym[to].len == 3 &&
+				      memcmp(w->buf + w->sym[to].start, spm_space, 3) == 0 &&
+				      !(w->sym[to - 1].len == 3 &&
+					memcmp(w->buf + w->sym[to - 1].start, spm_space, 3) == 0)))
+			to++;
+		w->heap.n = 0;
+		for (size_t i = from + 1; i < to; i++)
+			if ((rc = spm_try_pair(t, w, (int32_t)i - 1, (int32_t)i)))
+				return rc;
+		while (w->heap.n) {
+			struct bigram b = heap_pop(&w->heap);
+			struct symbol *l = &w->sym[b.left], *r = &w->sym[b.right];
 
-		if (l->len == 0 || r->len == 0 || l->len + r->len != b.size)
-			continue; /* one side merged since */
-		l->len += r->len;
-		r->len = 0;
-		l->next = r->next;
-		if (r->next >= 0)
-			w->sym[r->next].prev = b.left;
-		if ((rc = spm_try_pair(t, w, l->prev, b.left)) ||
-		    (rc = spm_try_pair(t, w, b.left, l->next)))
-			return rc;
+			if (l->len == 0 || r->len == 0 || l->len + r->len != b.size)
+				continue; /* one side merged since */
+			l->len += r->len;
+			r->len = 0;
+			l->next = r->next;
+			if (r->next >= 0)
+				w->sym[r->next].prev = b.left;
+			if ((rc = spm_try_pair(t, w, l->prev, b.left)) ||
+			    (rc = spm_try_pair(t, w, b.left, l->next)))
+				return rc;
+		}
 	}
 	for (int32_t i = nsym ? 0 : -1; i >= 0; i = w->sym[i].next) {
 		const struct symbol *s = &w->sym[i];
