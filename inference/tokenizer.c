@@ -603,6 +603,11 @@ int32_t inf_tokenizer_eos(const struct inf_tokenizer *t)
 	return t->eos;
 }
 
+bool inf_tokenizer_adds_space_prefix(const struct inf_tokenizer *t)
+{
+	return t->kind == TOK_SPM && t->add_space_prefix;
+}
+
 bool inf_tokenizer_is_eog(const struct inf_tokenizer *t, int32_t id)
 {
 	return id >= 0 && (id == t->eos || id == t->eot);

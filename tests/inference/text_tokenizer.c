@@ -145,6 +145,13 @@ static void spm_space_prefix_and_byte_fallback(void)
 	CHECK(memcmp(piece, " ab", 3) == 0);
 	/* the empty text is no tokens, not a lone space */
 	CHECK_EQ(tok(t, "", false, false, ids), 0);
+	CHECK(inf_tokenizer_adds_space_prefix(t));
+	inf_tokenizer_free(t);
+	s.add_space_prefix = 0;
+	t = make(s);
+	CHECK(!inf_tokenizer_adds_space_prefix(t));
+	CHECK_EQ(tok(t, "ab", false, false, ids), 1);
+	CHECK_EQ(ids[0], AB);
 	inf_tokenizer_free(t);
 }
 
