@@ -60,6 +60,7 @@ struct inf_tokenizer {
 	int32_t byte_token[256];   /* SPM: <0xXX>; BPE: the byte's token; -1 none */
 	int32_t *special;          /* special token ids, longest text first */
 	size_t n_special;
+	bool special_first[256];   /* bytes some special token starts with */
 	int32_t bos, eos, unk, pad, eot;
 	bool add_bos, add_eos, add_space_prefix;
 	bool spm_chunks;           /* SPM: no mergeable piece has "▁" after another
@@ -542,6 +543,8 @@ static int build_specials(struct inf_tokenizer *t)
 		if (is_special_type(t->types[i]) && t->offs[i + 1] > t->offs[i])
 			t->special[t->n_special++] = (int32_t)i;
 	qsort_r(t->special, t->n_special, sizeof *t->special, cmp_special, t);
+	for (size_t i = 0; i < t->n_special; i++)
+		t->special_first[(unsigned char)t->arena[t->offs[t->special[i]]]] = true;
 	return 0;
 }
 
@@ -973,13 +976,20 @@ int inf_tokenize(const struct inf_tokenizer *t, const char *text, size_t len, bo
 		set_err(err, "tokenize: text is NULL");
 		return INF_TEXT_EINVAL;
 	}
+	if (len > (size_t)1 << 30) { /* symbol offsets are 32-bit; SPM triples spaces */
+		set_err(err, "tokenize: a text of %zu bytes is too long (at most 1 GiB)", len);
+		return INF_TEXT_EINVAL;
+	}
 	for (size_t i = 0; i < t->n_special && !any_special; i++)
 		any_special = parse_special || t->types[t->special[i]] == INF_TOKEN_USER_DEFINED;
 	if (add_special && t->add_bos)
 		emit(&o, t->bos);
 	for (size_t i = 0; i < len && any_special; i++) {
-		int32_t id = match_special(t, text + i, len - i, parse_special);
+		int32_t id;
 
+		if (!t->special_first[(unsigned char)text[i]])
+			continue;
+		id = match_special(t, text + i, len - i, parse_special);
 		if (id < 0)
 			continue;
 		if (i > start) {
