@@ -86,6 +86,10 @@ uint32_t inf_tokenizer_n_tokens(const struct inf_tokenizer *tok);
 int32_t inf_tokenizer_bos(const struct inf_tokenizer *tok);
 int32_t inf_tokenizer_eos(const struct inf_tokenizer *tok);
 bool inf_tokenizer_is_eog(const struct inf_tokenizer *tok, int32_t id); /* EOS, EOT, ... */
+/* Added by the text side: whether tokenize puts a space before the text
+ * (SentencePiece's add_space_prefix). Its pieces then begin with that space,
+ * which a detokenizer joining pieces drops once at the start (llama.cpp does). */
+bool inf_tokenizer_adds_space_prefix(const struct inf_tokenizer *tok);
 
 /* ---- chat templates ---- */
 

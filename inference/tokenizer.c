@@ -60,8 +60,12 @@ struct inf_tokenizer {
 	int32_t byte_token[256];   /* SPM: <0xXX>; BPE: the byte's token; -1 none */
 	int32_t *special;          /* special token ids, longest text first */
 	size_t n_special;
+	bool special_first[256];   /* bytes some special token starts with */
 	int32_t bos, eos, unk, pad, eot;
 	bool add_bos, add_eos, add_space_prefix;
+	bool spm_chunks;           /* SPM: no mergeable piece has "▁" after another
+	                              character, so merges never cross the start of a
+	                              word and each word can be merged on its own */
 };
 
 static const char spm_space[] = "\xE2\x96\x81"; /* U+2581 */
@@ -456,6 +460,22 @@ static int build_maps(struct inf_tokenizer *t, const struct inf_vocab_spec *s, c
 			"merges, but %u merges were given", s->n_merges);
 		return INF_TEXT_EINVAL;
 	}
+	if (t->kind == TOK_SPM) {
+		t->spm_chunks = true;
+		for (uint32_t i = 0; i < t->n_tokens && t->spm_chunks; i++) {
+			size_t len;
+			const char *text = tok_text(t, (int32_t)i, &len);
+
+			if (t->types[i] != INF_TOKEN_NORMAL && t->types[i] != INF_TOKEN_USER_DEFINED)
+				continue;
+			for (size_t k = 1; k + 3 <= len; k++)
+				if (memcmp(text + k, spm_space, 3) == 0 &&
+				    !(k >= 3 && memcmp(text + k - 3, spm_space, 3) == 0)) {
+					t->spm_chunks = false;
+					break;
+				}
+		}
+	}
 	if (t->kind == TOK_SPM && !s->scores) {
 		set_err(err, "tokenizer: the \"llama\" (SentencePiece) model needs "
 			"tokenizer.ggml.scores");
@@ -523,6 +543,8 @@ static int build_specials(struct inf_tokenizer *t)
 		if (is_special_type(t->types[i]) && t->offs[i + 1] > t->offs[i])
 			t->special[t->n_special++] = (int32_t)i;
 	qsort_r(t->special, t->n_special, sizeof *t->special, cmp_special, t);
+	for (size_t i = 0; i < t->n_special; i++)
+		t->special_first[(unsigned char)t->arena[t->offs[t->special[i]]]] = true;
 	return 0;
 }
 
@@ -582,6 +604,11 @@ int32_t inf_tokenizer_bos(const struct inf_tokenizer *t)
 int32_t inf_tokenizer_eos(const struct inf_tokenizer *t)
 {
 	return t->eos;
+}
+
+bool inf_tokenizer_adds_space_prefix(const struct inf_tokenizer *t)
+{
+	return t->kind == TOK_SPM && t->add_space_prefix;
 }
 
 bool inf_tokenizer_is_eog(const struct inf_tokenizer *t, int32_t id)
@@ -761,24 +788,34 @@ static int spm_encode(const struct inf_tokenizer *t, struct work *w, const char 
 		nsym++;
 		i += k;
 	}
-	w->heap.n = 0;
-	for (size_t i = 1; i < nsym; i++)
-		if ((rc = spm_try_pair(t, w, (int32_t)i - 1, (int32_t)i)))
-			return rc;
-	while (w->heap.n) {
-		struct bigram b = heap_pop(&w->heap);
-		struct symbol *l = &w->sym[b.left], *r = &w->sym[b.right];
+	/* Merge word by word when no merge can cross a word start (a "▁" after
+	 * another character): the same result, with a small queue each time. */
+	for (size_t from = 0, to; from < nsym; from = to) {
+		to = from + 1;
+		while (to < nsym && !(t->spm_chunks && w->sym[to].len == 3 &&
+				      memcmp(w->buf + w->sym[to].start, spm_space, 3) == 0 &&
+				      !(w->sym[to - 1].len == 3 &&
+					memcmp(w->buf + w->sym[to - 1].start, spm_space, 3) == 0)))
+			to++;
+		w->heap.n = 0;
+		for (size_t i = from + 1; i < to; i++)
+			if ((rc = spm_try_pair(t, w, (int32_t)i - 1, (int32_t)i)))
+				return rc;
+		while (w->heap.n) {
+			struct bigram b = heap_pop(&w->heap);
+			struct symbol *l = &w->sym[b.left], *r = &w->sym[b.right];
 
-		if (l->len == 0 || r->len == 0 || l->len + r->len != b.size)
-			continue; /* one side merged since */
-		l->len += r->len;
-		r->len = 0;
-		l->next = r->next;
-		if (r->next >= 0)
-			w->sym[r->next].prev = b.left;
-		if ((rc = spm_try_pair(t, w, l->prev, b.left)) ||
-		    (rc = spm_try_pair(t, w, b.left, l->next)))
-			return rc;
+			if (l->len == 0 || r->len == 0 || l->len + r->len != b.size)
+				continue; /* one side merged since */
+			l->len += r->len;
+			r->len = 0;
+			l->next = r->next;
+			if (r->next >= 0)
+				w->sym[r->next].prev = b.left;
+			if ((rc = spm_try_pair(t, w, l->prev, b.left)) ||
+			    (rc = spm_try_pair(t, w, b.left, l->next)))
+				return rc;
+		}
 	}
 	for (int32_t i = nsym ? 0 : -1; i >= 0; i = w->sym[i].next) {
 		const struct symbol *s = &w->sym[i];
@@ -939,13 +976,20 @@ int inf_tokenize(const struct inf_tokenizer *t, const char *text, size_t len, bo
 		set_err(err, "tokenize: text is NULL");
 		return INF_TEXT_EINVAL;
 	}
+	if (len > (size_t)1 << 30) { /* symbol offsets are 32-bit; SPM triples spaces */
+		set_err(err, "tokenize: a text of %zu bytes is too long (at most 1 GiB)", len);
+		return INF_TEXT_EINVAL;
+	}
 	for (size_t i = 0; i < t->n_special && !any_special; i++)
 		any_special = parse_special || t->types[t->special[i]] == INF_TOKEN_USER_DEFINED;
 	if (add_special && t->add_bos)
 		emit(&o, t->bos);
 	for (size_t i = 0; i < len && any_special; i++) {
-		int32_t id = match_special(t, text + i, len - i, parse_special);
+		int32_t id;
 
+		if (!t->special_first[(unsigned char)text[i]])
+			continue;
+		id = match_special(t, text + i, len - i, parse_special);
 		if (id < 0)
 			continue;
 		if (i > start) {

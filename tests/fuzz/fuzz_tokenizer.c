@@ -21,7 +21,7 @@ static int32_t spm_user_token; /* <|x|>: text after it gets a space prefix again
 static void build(void)
 {
 	static const char *pieces[] = {"\xE2\x96\x81", "e", "h", "t", "a", "n", "d", "\xE2\x96\x81t",
-		"he", "\xE2\x96\x81the", "an", "\xE2\x96\x81" "and", "\xE2\x96\x81\xE2\x96\x81", "<|x|>",
+		"he", "\xE2\x96\x81the", "an", ("\xE2\x96\x81" "and"), "\xE2\x96\x81\xE2\x96\x81", "<|x|>",
 		"\xE4\xB8\xAD", "\xE2\x96\x81\xE4\xB8\xAD", "<", ">", "|", "x"};
 	static const char *bpe_extra[] = {"th", "the", "\xC4\xA0the", "<|end|>", "an", "and"};
 	static const char *merges[] = {"t h", "th e", "\xC4\xA0 the", "a n", "an d"};

@@ -145,6 +145,13 @@ static void spm_space_prefix_and_byte_fallback(void)
 	CHECK(memcmp(piece, " ab", 3) == 0);
 	/* the empty text is no tokens, not a lone space */
 	CHECK_EQ(tok(t, "", false, false, ids), 0);
+	CHECK(inf_tokenizer_adds_space_prefix(t));
+	inf_tokenizer_free(t);
+	s.add_space_prefix = 0;
+	t = make(s);
+	CHECK(!inf_tokenizer_adds_space_prefix(t));
+	CHECK_EQ(tok(t, "ab", false, false, ids), 1);
+	CHECK_EQ(ids[0], AB);
 	inf_tokenizer_free(t);
 }
 
@@ -165,6 +172,28 @@ static void spm_unknown_without_byte_tokens(void)
 	CHECK_EQ(ids[0], a);
 	CHECK_EQ(ids[1], 0); /* one unknown token for the whole character */
 	CHECK_EQ(ids[2], a);
+	inf_tokenizer_free(t);
+}
+
+/* A piece with "▁" inside lets merges cross word starts: no word-by-word
+ * shortcut then. */
+static void spm_pieces_spanning_a_space(void)
+{
+	struct vb v = {0};
+	int32_t ids[64], ab;
+	struct inf_vocab_spec s;
+	struct inf_tokenizer *t;
+
+	add(&v, "a", -1e9f, INF_TOKEN_NORMAL);
+	add(&v, "b", -1e9f, INF_TOKEN_NORMAL);
+	add(&v, "\xE2\x96\x81", -1e9f, INF_TOKEN_NORMAL);
+	add(&v, "a\xE2\x96\x81", -2, INF_TOKEN_NORMAL);
+	ab = add(&v, "a\xE2\x96\x81" "b", -1, INF_TOKEN_NORMAL);
+	s = spec_of(&v, "llama", NULL);
+	s.add_space_prefix = 0;
+	t = make(s);
+	CHECK_EQ(tok(t, "a b", false, false, ids), 1);
+	CHECK_EQ(ids[0], ab);
 	inf_tokenizer_free(t);
 }
 
@@ -414,6 +443,7 @@ int main(void)
 	RUN(spm_merges_highest_score_first);
 	RUN(spm_space_prefix_and_byte_fallback);
 	RUN(spm_unknown_without_byte_tokens);
+	RUN(spm_pieces_spanning_a_space);
 	RUN(specials_bos_eos_and_parse_special);
 	RUN(output_buffer_too_small_says_how_many);
 	RUN(bpe_merges_lowest_rank_first);

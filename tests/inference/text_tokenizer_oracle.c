@@ -215,6 +215,7 @@ int main(int argc, char **argv)
 	FILE *f;
 	char *line;
 	size_t cases = 0, mismatches = 0, round_trips = 0, rt_failures = 0, invalid = 0;
+	size_t decode_failures = 0;
 	size_t cap = 1 << 16;
 	int32_t *ids = malloc(cap * sizeof *ids), *want = malloc(cap * sizeof *want);
 	bool spm, parse_special;
@@ -258,6 +259,19 @@ int main(int argc, char **argv)
 		}
 		cases++;
 		invalid += raw_len != text_len || memcmp(raw, text, raw_len) != 0;
+		/* 0. our WHATWG decoding of the raw bytes is TextDecoder's */
+		{
+			size_t dlen;
+			char *d = inf_utf8_replace_invalid(raw, raw_len, &dlen);
+
+			if (!d || dlen != text_len || memcmp(d, text, dlen) != 0) {
+				fprintf(stderr, "case %zu: inf_utf8_replace_invalid differs from "
+					"TextDecoder on ", cases);
+				print_escaped(raw, raw_len);
+				decode_failures++;
+			}
+			free(d);
+		}
 		/* 1. exactly the oracle's ids for the string the oracle saw */
 		if (inf_tokenize(tok, text, text_len, bos, parse_special, ids, cap, &n, err)) {
 			fprintf(stderr, "case %zu: inf_tokenize: %s\n", cases, err);
@@ -326,13 +340,13 @@ int main(int argc, char **argv)
 		free(out);
 	}
 	printf("%s: %zu strings compared with the oracle (%zu not valid UTF-8), %zu mismatches; "
-	       "%zu round trips, %zu failures\n", argv[2], cases, invalid, mismatches, round_trips,
-	       rt_failures);
+	       "%zu round trips, %zu failures; %zu UTF-8 decoding differences\n", argv[2], cases,
+	       invalid, mismatches, round_trips, rt_failures, decode_failures);
 	inf_tokenizer_free(tok);
 	free_vocab(&v);
 	free(ids);
 	free(want);
 	if (cases < 1000)
 		fprintf(stderr, "only %zu strings: the oracle export is incomplete\n", cases);
-	return mismatches || rt_failures || cases < 1000 ? 1 : 0;
+	return mismatches || rt_failures || decode_failures || cases < 1000 ? 1 : 0;
 }

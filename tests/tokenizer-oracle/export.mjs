@@ -27,7 +27,8 @@ if (!outDir) {
 mkdirSync(outDir, { recursive: true });
 
 const enc = new TextEncoder();
-const dec = new TextDecoder('utf-8'); // replacement, not fatal
+// replacement, not fatal; a leading U+FEFF stays (TextDecoder drops it by default)
+const dec = new TextDecoder('utf-8', { ignoreBOM: true });
 const hex = (bytes) => Buffer.from(bytes).toString('hex') || '-';
 
 // ---- vocabularies ----
