@@ -63,15 +63,16 @@ static bool parse_double(const char *s, double *out)
 	return true;
 }
 
-/* allowed: the flags this command takes, space-separated, each with a
- * trailing space ("--model --json "). */
+/* allowed: the flags this command takes, each with a space before and
+ * after (" --model --json "). */
 static int parse(int argc, char **argv, const char *allowed, struct opts *o)
 {
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
 		char key[64];
-		snprintf(key, sizeof key, "%s ", a);
-		if (strncmp(a, "--", 2) || !strstr(allowed, key))
+		/* whole words only: " --top " is not inside " --top-k " */
+		snprintf(key, sizeof key, " %s ", a);
+		if (strncmp(a, "--", 2) || strlen(a) > 40 || !strstr(allowed, key))
 			return usage(o->cmd, "unknown option '%s'", a);
 		bool flag = !strcmp(a, "--json") || !strcmp(a, "--chat") || !strcmp(a, "--no-special") ||
 			    !strcmp(a, "--parse-special");
@@ -245,7 +246,7 @@ static void print_json(cJSON *j)
 static int model_info(int argc, char **argv)
 {
 	struct opts o = { .cmd = "model info" };
-	int rc = parse(argc, argv, "--model --json --ctx ", &o);
+	int rc = parse(argc, argv, " --model --json --ctx ", &o);
 	if (rc)
 		return rc;
 	struct inf_model *m;
@@ -376,7 +377,7 @@ static int tokenize_text(const struct opts *o, struct inf_model *m, const char *
 static int cmd_tokenize(int argc, char **argv)
 {
 	struct opts o = { .cmd = "tokenize" };
-	int rc = parse(argc, argv, "--model --text --json --no-special --parse-special ", &o);
+	int rc = parse(argc, argv, " --model --text --json --no-special --parse-special ", &o);
 	if (rc)
 		return rc;
 	size_t len;
@@ -438,7 +439,7 @@ static int cmd_generate(int argc, char **argv)
 	struct opts o = { .cmd = "generate" };
 	inf_sampler_params_default(&o.sp);
 	int rc = parse(argc, argv,
-		       "--model --prompt --chat --system --max-tokens --temperature --top-k --top-p --min-p "
+		       " --model --prompt --chat --system --max-tokens --temperature --top-k --top-p --min-p "
 		       "--repeat-penalty --repeat-last-n --frequency-penalty --presence-penalty --seed --stop "
 		       "--threads --ctx --isa --json ", &o);
 	if (rc)
@@ -562,7 +563,7 @@ static int cmp_ranked(const void *a, const void *b)
 static int cmd_logits(int argc, char **argv)
 {
 	struct opts o = { .cmd = "logits" };
-	int rc = parse(argc, argv, "--model --prompt --ids --top --json --threads --ctx --isa --no-special "
+	int rc = parse(argc, argv, " --model --prompt --ids --top --json --threads --ctx --isa --no-special "
 			       "--parse-special ", &o);
 	if (rc)
 		return rc;

@@ -112,6 +112,8 @@ test('every bad flag or value is refused by name', T, async () => {
   const cases = [
     [['model', 'info', '--model', LLAMA, '--bogus'], /unknown option '--bogus'/, 2],
     [['model', 'info'], /--model is required/, 2],
+    [['logits', '--model', LLAMA, '--ids', '1', '--to', '3'], /unknown option '--to'/, 2],
+    [['generate', '--model', QWEN, '--prompt', 'x', '--top', '3'], /unknown option '--top'/, 2],
     [['model', 'frob'], /unknown subcommand 'frob'/, 2],
     [['logits', '--model', LLAMA, '--ids', '1,x'], /--ids '1,x'/, 2],
     [['logits', '--model', LLAMA], /--prompt or --ids/, 2],
