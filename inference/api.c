@@ -196,6 +196,10 @@ int inf_generate(struct inf_context *c, const struct inf_generate_params *p, str
 		return inf_fail(err, INF_EINVAL, "prompt is missing");
 	if (!m->tok)
 		return inf_fail(err, INF_EUNSUPPORTED, "%s", m->tok_err);
+	if (p->system && !p->chat)
+		return inf_fail(err, INF_EINVAL, "system: a system message needs chat (the template renders it)");
+	if (p->n_stops && !p->stops)
+		return inf_fail(err, INF_EINVAL, "stops: n_stops is %zu but stops is NULL", p->n_stops);
 	if (p->max_tokens < 1 || (uint32_t)p->max_tokens > c->p.n_ctx)
 		return inf_fail(err, INF_EINVAL, "max_tokens %d is out of range [1, n_ctx %u]", p->max_tokens, c->p.n_ctx);
 	char terr[INF_TEXT_ERR_MAX] = "";

@@ -565,6 +565,15 @@ static void generate_streams_is_repeatable_and_cancels(void)
 	p.sampling.top_p = 0;
 	CHECK_EQ(inf_generate(c, &p, &a, err), INF_EINVAL);
 	CHECK_CONTAINS(err, "top_p");
+	p.sampling.top_p = 1;
+	p.system = "be brief";
+	CHECK_EQ(inf_generate(c, &p, &a, err), INF_EINVAL);
+	CHECK_CONTAINS(err, "needs chat");
+	p.chat = true;
+	CHECK_EQ(inf_generate(c, &p, &a, err), 0);   /* the model's ChatML template */
+	CHECK(a.chat_family && !strcmp(a.chat_family, "chatml"));
+	CHECK(a.n_prompt > 10);
+	inf_generate_result_free(&a);
 	inf_context_free(c);
 	inf_model_free(m);
 	free(buf);
