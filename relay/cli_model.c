@@ -289,6 +289,7 @@ static int model_info(int argc, char **argv)
 		cJSON_AddStringToObject(j, "chat_template", i.has_chat_template ? i.chat_family : "none");
 		cJSON_AddNumberToObject(j, "n_ctx", n_ctx);
 		cJSON_AddNumberToObject(j, "context_bytes", (double)ctx_bytes);
+		cJSON_AddBoolToObject(j, "n_ctx_above_trained", n_ctx > i.n_ctx_train);
 		print_json(j);
 	} else {
 		printf("architecture   %s\nname           %s\ngguf version   %u\n", i.arch, i.name, i.gguf_version);
@@ -308,6 +309,9 @@ static int model_info(int argc, char **argv)
 		printf("\nchat template  %s\n", i.has_chat_template ? i.chat_family : "none");
 		printf("memory         %.1f MiB for n_ctx %u (KV cache and scratch; weights are mapped)\n",
 		       ctx_bytes / 1048576.0, n_ctx);
+		if (n_ctx > i.n_ctx_train)
+			printf("               n_ctx %u is above the trained %u: a context of it is refused\n", n_ctx,
+			       i.n_ctx_train);
 	}
 	inf_model_free(m);
 	return 0;

@@ -37,6 +37,8 @@ test('model info --json describes the file and the memory for --ctx', T, async (
   assert.equal(j.rope_freqs, true);
   assert.deepEqual(j.tensor_types, { F32: 4, Q8_0: 8 });
   assert.equal(j.n_ctx, 128);
+  assert.equal(j.n_ctx_above_trained, false);
+  assert.equal((await json(['model', 'info', '--model', Q8, '--json', '--ctx', '300'])).n_ctx_above_trained, true);
   // KV cache alone: 2 (k, v) x 1 layer x 128 positions x 16 floats x 4 bytes
   assert.ok(j.context_bytes > 2 * 128 * 16 * 4);
   const text = await tether(['model', 'info', '--model', QWEN]);
