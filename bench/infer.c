@@ -124,6 +124,7 @@ int main(int argc, char **argv)
 		{ "271M", 1024, 16, 16, 2816, INF_TYPE_F16 },
 		{ "271M", 1024, 16, 16, 2816, INF_TYPE_Q8_0 },
 		{ "271M", 1024, 16, 16, 2816, INF_TYPE_Q4_0 },
+		{ "271M", 1024, 16, 16, 2816, INF_TYPE_Q4_K },   /* beyond the list: Q4_K_M's main type */
 	};
 	struct inf_pool *pool;
 	if (inf_pool_create(threads, &pool))

@@ -40,14 +40,20 @@ static void mm_run(void *arg, uint32_t ith, uint32_t nth)
 		const uint8_t *base = w->data;
 		float *y = j->y[m];
 		const float *bias = j->bias[m];
-		bool four = j->k->dot4_q8 && (w->type == INF_TYPE_Q8_0 || w->type == INF_TYPE_Q4_0);
+		bool q8 = w->type == INF_TYPE_Q8_0 || w->type == INF_TYPE_Q4_0;
+		void (*dot4k)(const void *, const uint8_t *, size_t, uint32_t, float *) =
+			w->type == INF_TYPE_Q4_K ? j->k->dot4_q4_k : w->type == INF_TYPE_Q6_K ? j->k->dot4_q6_k : NULL;
+		bool four = (q8 && j->k->dot4_q8) || dot4k;
 		for (uint64_t r = r0; r < r1; r++) {
 			const uint8_t *wr = base + r * row_bytes;
 			float b = bias ? bias[r] : 0;
 			uint32_t t = 0;
 			for (; four && t + 4 <= j->n; t += 4) {
 				float o[4];
-				j->k->dot4_q8(wr, w->type, j->x + t * j->x_stride, j->x_stride, cols, o);
+				if (q8)
+					j->k->dot4_q8(wr, w->type, j->x + t * j->x_stride, j->x_stride, cols, o);
+				else
+					dot4k(wr, j->x + t * j->x_stride, j->x_stride, cols, o);
 				for (int k = 0; k < 4; k++)
 					y[(size_t)(t + k) * rows + r] = o[k] + b;
 			}

@@ -252,6 +252,32 @@ static void dot4_equals_four_dots(void)
 				tested++;
 			}
 	}
+	/* the K types */
+	static struct inf_act_q8k xk[4][N / 256];
+	for (int isa = INF_ISA_PORTABLE; isa <= INF_ISA_AVX512; isa++) {
+		const struct inf_kernels *k = inf_kernels_get((enum inf_isa)isa);
+		if (!k || !k->dot4_q4_k || !k->dot4_q6_k)
+			continue;
+		for (int tk = 0; tk < 2; tk++)
+			for (uint32_t n = 256; n <= N; n += 256) {
+				for (uint32_t i = 0; i < n; i++) {
+					w[i] = frand();
+					for (int j = 0; j < 4; j++)
+						x[j][i] = frand() * (j + 1);
+				}
+				uint32_t type = tk ? INF_TYPE_Q6_K : INF_TYPE_Q4_K;
+				inf_quantize(type, w, wq, n);
+				for (int j = 0; j < 4; j++)
+					k->quantize_q8k(x[j], xk[j], n);
+				float out[4];
+				(tk ? k->dot4_q6_k : k->dot4_q4_k)(wq, (const uint8_t *)xk[0], sizeof xk[0], n, out);
+				for (int j = 0; j < 4; j++) {
+					float one = inf_dot(k, type, wq, xk[j], n);
+					CHECK(fabsf(out[j] - one) <= 1e-5f * (fabsf(one) + (float)n / 32));
+				}
+				tested++;
+			}
+	}
 	if (!tested)
 		printf("     (no ISA with a four-token kernel on this CPU: skipped)\n");
 }
