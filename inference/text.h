@@ -86,6 +86,10 @@ uint32_t inf_tokenizer_n_tokens(const struct inf_tokenizer *tok);
 int32_t inf_tokenizer_bos(const struct inf_tokenizer *tok);
 int32_t inf_tokenizer_eos(const struct inf_tokenizer *tok);
 bool inf_tokenizer_is_eog(const struct inf_tokenizer *tok, int32_t id); /* EOS, EOT, ... */
+/* Added by the text side: whether tokenize puts a space before the text
+ * (SentencePiece's add_space_prefix). Its pieces then begin with that space,
+ * which a detokenizer joining pieces drops once at the start (llama.cpp does). */
+bool inf_tokenizer_adds_space_prefix(const struct inf_tokenizer *tok);
 
 /* ---- chat templates ---- */
 
@@ -97,6 +101,11 @@ enum inf_chat_family {
 	INF_CHAT_ZEPHYR,      /* <|user|>\n...</s>\n (TinyLlama chat) */
 	INF_CHAT_GEMMA,       /* <start_of_turn>user\n...<end_of_turn>\n */
 	INF_CHAT_PHI3,        /* <|user|>\n...<|end|>\n */
+	/* Added by the text side: the [INST] and Llama 3 templates that render
+	 * differently from the families above (docs/tokenizers.md). */
+	INF_CHAT_MISTRAL,     /* Mistral v0.1/v0.2: [INST] x [/INST]y</s>, no system role */
+	INF_CHAT_MISTRAL_V3,  /* Mistral v0.3: [INST] x[/INST] y</s>, system on the last turn */
+	INF_CHAT_LLAMA31,     /* Llama 3.1/3.2: Llama 3 with the dated system header */
 };
 
 struct inf_chat_message {
@@ -115,6 +124,14 @@ const char *inf_chat_family_name(enum inf_chat_family family);
 int inf_chat_apply(enum inf_chat_family family, const struct inf_chat_message *msgs,
 		   size_t n_msgs, bool add_assistant, const char *bos_text, const char *eos_text,
 		   char **out, char err[INF_TEXT_ERR_MAX]);
+
+/* Detects the family of template_text and renders as inf_chat_apply does,
+ * and also as the template itself does where it writes a default system
+ * prompt of its own (Qwen2/2.5, SmolLM2) for conversations without one.
+ * An unknown template or a missing one is INF_TEXT_EUNSUPPORTED saying so. */
+int inf_chat_apply_template(const char *template_text, const struct inf_chat_message *msgs,
+			    size_t n_msgs, bool add_assistant, const char *bos_text,
+			    const char *eos_text, char **out, char err[INF_TEXT_ERR_MAX]);
 
 /* ---- sampling ---- */
 
@@ -141,7 +158,9 @@ int inf_sampler_create(const struct inf_sampler_params *p, uint32_t n_vocab,
 		       struct inf_sampler **out, char err[INF_TEXT_ERR_MAX]);
 void inf_sampler_free(struct inf_sampler *s);
 /* Picks the next token from logits[n_vocab] (may modify logits), given the
- * history of accepted tokens (for the penalties). Deterministic for a seed. */
+ * history of accepted tokens (for the penalties). Deterministic for a seed.
+ * NaN logits count as -inf; when no logit is finite (all -inf or NaN) it
+ * returns INF_TEXT_EINVAL instead of a token. */
 int32_t inf_sampler_sample(struct inf_sampler *s, float *logits, const int32_t *history,
 			   size_t n_history);
 
@@ -153,7 +172,7 @@ struct inf_stop_matcher;
 int inf_stop_create(const char *const *stops, size_t n_stops, struct inf_stop_matcher **out,
 		    char err[INF_TEXT_ERR_MAX]);
 void inf_stop_free(struct inf_stop_matcher *m);
-/* Appends piece; *emit/*emit_len: bytes to hand the user now (pointer valid
+/* Appends piece; *emit and *emit_len: bytes to hand the user now (pointer valid
  * until the next call); returns true when a stop string matched. */
 bool inf_stop_feed(struct inf_stop_matcher *m, const char *piece, size_t len,
 		   const char **emit, size_t *emit_len);

@@ -361,6 +361,11 @@ cJSON *relay_client_hello(int fd, const char *name, char *why, size_t why_len);
 /* ---- cli_hook.c ---------------------------------------------------------- */
 
 int relay_cli_hook(int argc, char **argv);   /* tether hook [install|uninstall] */
+/* cli_model.c: the inference commands (docs/inference.md) */
+int relay_cli_model(int argc, char **argv);      /* tether model info */
+int relay_cli_tokenize(int argc, char **argv);
+int relay_cli_generate(int argc, char **argv);
+int relay_cli_logits(int argc, char **argv);
 
 /* ---- cli_doctor.c -------------------------------------------------------- */
 

@@ -44,3 +44,13 @@ if [ ! -f "$stamp" ] || ! cmp -s "$lock" "$stamp"; then
   (cd tests/integration && npm ci --no-audit --no-fund --loglevel=error)
   cp "$lock" "$stamp"
 fi
+
+# The tokenizer oracles (llama-tokenizer-js, llama3-tokenizer-js), pinned by
+# tests/tokenizer-oracle/package-lock.json.
+lock=tests/tokenizer-oracle/package-lock.json
+stamp=tests/tokenizer-oracle/node_modules/.tether-lock
+if [ ! -f "$stamp" ] || ! cmp -s "$lock" "$stamp"; then
+  echo "setup: npm ci in tests/tokenizer-oracle"
+  (cd tests/tokenizer-oracle && npm ci --no-audit --no-fund --loglevel=error)
+  cp "$lock" "$stamp"
+fi

@@ -1,0 +1,272 @@
+/*
+ * forward.c: the llama/qwen2 forward pass on the CPU, read top to bottom in
+ * inf_forward(). A batch of tokens goes through every matrix together
+ * (each weight row is read from the mmap once per batch and multiplied with
+ * every token's activations); one token is the matrix-vector case of the
+ * same code. Activations are quantized to 8 bits for quantized weights.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "model.h"
+
+/* ---- matrix multiply: y[t][r] = dot(W row r, x[t]) (+ bias[r]) ---- */
+
+/* Up to three matrices that read the same activations (q, k, v; gate, up)
+ * go in one job, so a layer waits on five barriers instead of eight. */
+#define MM_MAX 3
+
+struct mm_job {
+	const struct inf_kernels *k;
+	uint32_t n_mats;
+	const struct inf_gguf_tensor *w[MM_MAX];  /* (rows, cols), cols alike */
+	float *y[MM_MAX];                         /* (n, rows of w) */
+	const float *bias[MM_MAX];                /* (rows) or NULL */
+	const uint8_t *x;                         /* n rows of x_stride bytes, in the weights' format */
+	size_t x_stride;
+	uint32_t n;
+};
+
+static void mm_run(void *arg, uint32_t ith, uint32_t nth)
+{
+	const struct mm_job *j = arg;
+	for (uint32_t m = 0; m < j->n_mats; m++) {
+		const struct inf_gguf_tensor *w = j->w[m];
+		uint64_t rows = w->ne[1];
+		uint32_t cols = (uint32_t)w->ne[0];
+		size_t row_bytes = (size_t)inf_row_bytes(w->type, cols);
+		/* contiguous row ranges, so each thread streams its own part */
+		uint64_t r0 = rows * ith / nth, r1 = rows * (ith + 1) / nth;
+		const uint8_t *base = w->data;
+		float *y = j->y[m];
+		const float *bias = j->bias[m];
+		bool q8 = w->type == INF_TYPE_Q8_0 || w->type == INF_TYPE_Q4_0;
+		void (*dot4k)(const void *, const uint8_t *, size_t, uint32_t, float *) =
+			w->type == INF_TYPE_Q4_K ? j->k->dot4_q4_k : w->type == INF_TYPE_Q6_K ? j->k->dot4_q6_k : NULL;
+		bool four = (q8 && j->k->dot4_q8) || dot4k;
+		for (uint64_t r = r0; r < r1; r++) {
+			const uint8_t *wr = base + r * row_bytes;
+			float b = bias ? bias[r] : 0;
+			uint32_t t = 0;
+			for (; four && t + 4 <= j->n; t += 4) {
+				float o[4];
+				if (q8)
+					j->k->dot4_q8(wr, w->type, j->x + t * j->x_stride, j->x_stride, cols, o);
+				else
+					dot4k(wr, j->x + t * j->x_stride, j->x_stride, cols, o);
+				for (int k = 0; k < 4; k++)
+					y[(size_t)(t + k) * rows + r] = o[k] + b;
+			}
+			for (; t < j->n; t++)
+				y[(size_t)t * rows + r] = inf_dot(j->k, w->type, wr, j->x + t * j->x_stride, cols) + b;
+		}
+	}
+}
+
+struct quant_job {
+	const struct inf_kernels *k;
+	enum inf_act_kind kind;
+	const float *x;
+	uint32_t n, cols;
+	uint8_t *out;
+	size_t stride;
+};
+
+static void quant_run(void *arg, uint32_t ith, uint32_t nth)
+{
+	const struct quant_job *j = arg;
+	for (uint32_t t = ith; t < j->n; t += nth) {
+		if (j->kind == INF_ACT_Q8)
+			j->k->quantize_q8(j->x + (size_t)t * j->cols, (struct inf_act_q8 *)(j->out + t * j->stride), j->cols);
+		else
+			j->k->quantize_q8k(j->x + (size_t)t * j->cols, (struct inf_act_q8k *)(j->out + t * j->stride), j->cols);
+	}
+}
+
+/* Quantizes x (n rows of cols floats) for weights of `kind` into c->act,
+ * unless it already holds exactly that. */
+static void quantize_act(struct inf_context *c, enum inf_act_kind kind, const float *x, uint32_t n, uint32_t cols)
+{
+	if (c->act_src == x && c->act_kind == kind)
+		return;
+	struct quant_job q = { c->k, kind, x, n, cols, c->act, inf_act_row_bytes(kind, cols) };
+	if (n > 1)
+		inf_pool_run(c->pool, quant_run, &q);
+	else
+		quant_run(&q, 0, 1);
+	c->act_src = x;
+	c->act_kind = kind;
+}
+
+/* y[i] = x W[i]^T (+ bias[i]) for n tokens and n_mats matrices with the
+ * same number of columns; x is (n, cols) floats. Matrices whose types need
+ * the same activation format run together. */
+static void matmul_n(struct inf_context *c, uint32_t n_mats, const struct inf_gguf_tensor *const *w,
+		     const float *x, uint32_t n, float *const *y, const float *const *bias)
+{
+	bool done[MM_MAX] = { false };
+	for (uint32_t first = 0; first < n_mats; first++) {
+		if (done[first])
+			continue;
+		enum inf_act_kind kind = inf_act_kind(w[first]->type);
+		uint32_t cols = (uint32_t)w[first]->ne[0];
+		struct mm_job j = { .k = c->k, .n = n };
+		for (uint32_t i = first; i < n_mats; i++)
+			if (!done[i] && inf_act_kind(w[i]->type) == kind) {
+				j.w[j.n_mats] = w[i];
+				j.y[j.n_mats] = y[i];
+				j.bias[j.n_mats] = bias ? bias[i] : NULL;
+				j.n_mats++;
+				done[i] = true;
+			}
+		if (kind == INF_ACT_F32) {
+			j.x = (const uint8_t *)x;
+			j.x_stride = cols * sizeof(float);
+		} else {
+			quantize_act(c, kind, x, n, cols);
+			j.x = c->act;
+			j.x_stride = inf_act_row_bytes(kind, cols);
+		}
+		inf_pool_run(c->pool, mm_run, &j);
+	}
+}
+
+static void matmul(struct inf_context *c, const struct inf_gguf_tensor *w, const float *x, uint32_t n,
+		   float *y, const float *bias)
+{
+	matmul_n(c, 1, &w, x, n, &y, &bias);
+}
+
+/* ---- the rest of a layer ---- */
+
+static void rmsnorm(float *out, const float *x, const float *w, uint32_t n, float eps)
+{
+	double ss = 0;
+	for (uint32_t i = 0; i < n; i++)
+		ss += (double)x[i] * x[i];
+	float s = (float)(1.0 / sqrt(ss / n + eps));
+	for (uint32_t i = 0; i < n; i++)
+		out[i] = x[i] * s * w[i];
+}
+
+/* Rotates each head's first n_rot dimensions: pairs (2i, 2i+1) for llama
+ * (its converter permutes q/k rows for this), (i, i + n_rot/2) for qwen2. */
+static void rope(const struct inf_context *c, float *v, uint32_t n_heads, uint32_t pos)
+{
+	const struct inf_model *m = c->m;
+	uint32_t half = m->n_rot / 2;
+	for (uint32_t i = 0; i < half; i++) {
+		double th = (double)pos * c->inv_freq[i];
+		float cs = (float)cos(th), sn = (float)sin(th);
+		for (uint32_t h = 0; h < n_heads; h++) {
+			float *x = v + (size_t)h * m->head_dim;
+			uint32_t a = m->arch == INF_ARCH_LLAMA ? 2 * i : i;
+			uint32_t b = m->arch == INF_ARCH_LLAMA ? 2 * i + 1 : i + half;
+			float x0 = x[a], x1 = x[b];
+			x[a] = x0 * cs - x1 * sn;
+			x[b] = x0 * sn + x1 * cs;
+		}
+	}
+}
+
+struct att_job {
+	struct inf_context *c;
+	uint32_t layer, n, pos0;
+};
+
+/* Causal attention for every (token, head) of the batch, spread over threads. */
+static void att_run(void *arg, uint32_t ith, uint32_t nth)
+{
+	const struct att_job *j = arg;
+	struct inf_context *c = j->c;
+	const struct inf_model *m = c->m;
+	uint32_t hd = m->head_dim, kvd = m->n_head_kv * hd, qd = m->n_head * hd;
+	uint32_t group = m->n_head / m->n_head_kv;
+	float *sc = c->scores + (size_t)ith * c->p.n_ctx;
+	const float *kc = c->k_cache + (size_t)j->layer * c->p.n_ctx * kvd;
+	const float *vc = c->v_cache + (size_t)j->layer * c->p.n_ctx * kvd;
+	float scale = 1.0f / sqrtf((float)hd);
+	for (uint32_t w = ith; w < j->n * m->n_head; w += nth) {
+		uint32_t t = w / m->n_head, h = w % m->n_head, kh = h / group;
+		uint32_t len = j->pos0 + t + 1;
+		const float *q = c->q + (size_t)t * qd + (size_t)h * hd;
+		float mx = -INFINITY;
+		for (uint32_t p = 0; p < len; p++) {
+			sc[p] = c->k->dot_f32(kc + (size_t)p * kvd + (size_t)kh * hd, q, hd) * scale;
+			if (sc[p] > mx)
+				mx = sc[p];
+		}
+		float sum = 0;
+		for (uint32_t p = 0; p < len; p++) {
+			sc[p] = expf(sc[p] - mx);
+			sum += sc[p];
+		}
+		float *out = c->att + (size_t)t * qd + (size_t)h * hd;
+		memset(out, 0, hd * sizeof *out);
+		for (uint32_t p = 0; p < len; p++) {
+			const float *v = vc + (size_t)p * kvd + (size_t)kh * hd;
+			float a = sc[p] / sum;
+			for (uint32_t i = 0; i < hd; i++)
+				out[i] += a * v[i];
+		}
+	}
+}
+
+int inf_forward(struct inf_context *c, const int32_t *ids, uint32_t n, char err[INF_ERR_MAX])
+{
+	const struct inf_model *m = c->m;
+	uint32_t dim = m->dim, qd = m->n_head * m->head_dim, kvd = m->n_head_kv * m->head_dim;
+	uint32_t pos0 = c->n_past;
+	size_t erow = (size_t)inf_row_bytes(m->tok_embd->type, dim);
+	for (uint32_t t = 0; t < n; t++) {
+		if (ids[t] < 0 || (uint32_t)ids[t] >= m->n_vocab)
+			return inf_fail(err, INF_EINVAL, "token id %d at batch position %u is out of range [0, %u)",
+					ids[t], t, m->n_vocab);
+		inf_dequantize(m->tok_embd->type, (const uint8_t *)m->tok_embd->data + (size_t)ids[t] * erow,
+			       c->x + (size_t)t * dim, dim);
+	}
+	c->act_src = NULL;
+	for (uint32_t l = 0; l < m->n_layer; l++) {
+		if (atomic_load_explicit(&c->cancel, memory_order_relaxed))
+			return inf_fail(err, INF_ECANCELED, "canceled");
+		const struct inf_layer *L = &m->layers[l];
+		for (uint32_t t = 0; t < n; t++)
+			rmsnorm(c->xb + (size_t)t * dim, c->x + (size_t)t * dim, L->attn_norm, dim, m->rms_eps);
+		c->act_src = NULL;   /* xb changed: its quantized copy is stale */
+		const struct inf_gguf_tensor *qkv[3] = { L->wq, L->wk, L->wv };
+		float *qkv_out[3] = { c->q, c->kk, c->vv };
+		const float *qkv_bias[3] = { L->bq, L->bk, L->bv };
+		matmul_n(c, 3, qkv, c->xb, n, qkv_out, qkv_bias);
+		for (uint32_t t = 0; t < n; t++) {
+			rope(c, c->q + (size_t)t * qd, m->n_head, pos0 + t);
+			rope(c, c->kk + (size_t)t * kvd, m->n_head_kv, pos0 + t);
+			size_t at = ((size_t)l * c->p.n_ctx + pos0 + t) * kvd;
+			memcpy(c->k_cache + at, c->kk + (size_t)t * kvd, kvd * sizeof(float));
+			memcpy(c->v_cache + at, c->vv + (size_t)t * kvd, kvd * sizeof(float));
+		}
+		struct att_job aj = { c, l, n, pos0 };
+		inf_pool_run(c->pool, att_run, &aj);
+		matmul(c, L->wo, c->att, n, c->xb, NULL);
+		for (size_t i = 0; i < (size_t)n * dim; i++)
+			c->x[i] += c->xb[i];
+		for (uint32_t t = 0; t < n; t++)
+			rmsnorm(c->xb + (size_t)t * dim, c->x + (size_t)t * dim, L->ffn_norm, dim, m->rms_eps);
+		c->act_src = NULL;
+		const struct inf_gguf_tensor *gu[2] = { L->w_gate, L->w_up };
+		float *gu_out[2] = { c->hb, c->hb2 };
+		matmul_n(c, 2, gu, c->xb, n, gu_out, NULL);
+		for (size_t i = 0; i < (size_t)n * m->ffn_dim; i++) {
+			float g = c->hb[i];
+			c->hb[i] = g / (1.0f + expf(-g)) * c->hb2[i];
+		}
+		matmul(c, L->w_down, c->hb, n, c->xb, NULL);
+		for (size_t i = 0; i < (size_t)n * dim; i++)
+			c->x[i] += c->xb[i];
+	}
+	/* logits of the last position only */
+	rmsnorm(c->xb, c->x + (size_t)(n - 1) * dim, m->output_norm, dim, m->rms_eps);
+	c->act_src = NULL;
+	matmul(c, m->output, c->xb, 1, c->logits, NULL);
+	c->act_src = NULL;
+	return 0;
+}

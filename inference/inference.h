@@ -1,0 +1,199 @@
+/*
+ * inference/inference.h: the inference library's public API (prefix inf_).
+ *
+ * Loads a GGUF llama-family model (architectures llama and qwen2) and runs
+ * it on the CPU. docs/inference.md describes the formats, the types, what is
+ * validated and the numerical tolerances.
+ *
+ * Conventions: functions return 0 (INF_OK) or a negative INF_E* code and,
+ * on error, write a message naming the problem (file, byte offset, key or
+ * tensor name, parameter and value) into err[INF_ERR_MAX]. Nothing in this
+ * library calls exit() or abort() on any input. Token ids are int32_t.
+ *
+ * Threads: a model is read-only once loaded and may back several contexts;
+ * a context is used by one thread at a time, except inf_cancel(), which any
+ * thread may call at any time.
+ */
+#ifndef TETHER_INFERENCE_H
+#define TETHER_INFERENCE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The sampler parameters, chat message and token-type definitions are shared
+ * with the text side (tokenizers, templates, samplers). */
+#include "text.h"
+
+#define INF_ERR_MAX 512
+
+enum {
+	INF_OK = 0,
+	INF_EINVAL = INF_TEXT_EINVAL,           /* bad argument or parameter (named) */
+	INF_ENOMEM = INF_TEXT_ENOMEM,
+	INF_EUNSUPPORTED = INF_TEXT_EUNSUPPORTED, /* architecture, tensor type, template... */
+	INF_ERANGE = INF_TEXT_ERANGE,           /* output buffer too small */
+	INF_EFORMAT = -5,                       /* malformed or truncated GGUF file */
+	INF_EIO = -6,                           /* open/stat/mmap failed (errno text) */
+	INF_ECANCELED = -7,                     /* inf_cancel() was called */
+	INF_ECONTEXT = -8,                      /* n_ctx exceeded, or above trained/memory */
+};
+
+const char *inf_strerror(int code);
+
+/* ---- models ---- */
+
+struct inf_model;
+
+struct inf_model_options {
+	/* Called from the loading thread as the weights are touched (paged in),
+	 * fraction in [0, 1]; NULL: none. */
+	void (*progress)(double fraction, void *user);
+	void *progress_user;
+	/* Touch every weight page while loading (so the first token does not
+	 * pay for page faults); progress is reported only when true. */
+	bool prefault;
+};
+
+/* Maps the file and validates it whole before anything uses it. */
+int inf_model_load(const char *path, const struct inf_model_options *opt,
+		   struct inf_model **out, char err[INF_ERR_MAX]);
+/* The same from a caller-owned buffer, which must outlive the model. */
+int inf_model_load_memory(const void *buf, size_t len, const struct inf_model_options *opt,
+			  struct inf_model **out, char err[INF_ERR_MAX]);
+void inf_model_free(struct inf_model *model);
+
+#define INF_N_TYPES 40   /* ggml type ids below this are named */
+
+struct inf_model_info {
+	const char *arch;              /* "llama" or "qwen2" */
+	const char *name;              /* general.name, "" if absent */
+	uint32_t gguf_version;
+	uint32_t n_vocab, dim, n_layer, n_head, n_head_kv, head_dim, ffn_dim;
+	uint32_t n_ctx_train;          /* {arch}.context_length */
+	uint32_t n_rot;                /* rope.dimension_count */
+	double rope_freq_base, rope_freq_scale, rms_eps;
+	bool rope_freqs;               /* rope_freqs.weight present (llama3 scaling) */
+	bool tied_output;              /* output = token_embd */
+	uint64_t n_params;
+	uint64_t weight_bytes;         /* bytes of tensor data */
+	uint64_t file_bytes;
+	uint32_t type_counts[INF_N_TYPES]; /* tensors per ggml type id */
+	const char *tokenizer_model;   /* tokenizer.ggml.model, "" if absent */
+	const char *tokenizer_error;   /* why there is no usable tokenizer, or "" */
+	const char *chat_family;       /* inf_chat_family_name() of the template */
+	bool has_chat_template;
+};
+
+void inf_model_get_info(const struct inf_model *model, struct inf_model_info *info);
+const char *inf_type_name(uint32_t type);    /* "Q4_K", ...; "?" if unknown */
+
+/* Bytes a context of n_ctx tokens allocates (KV cache + scratch). */
+uint64_t inf_context_bytes(const struct inf_model *model, uint32_t n_ctx);
+
+/* Tokenizer of the model (from the GGUF metadata). */
+int inf_model_tokenize(const struct inf_model *model, const char *text, size_t len,
+		       bool add_special, bool parse_special, int32_t *ids, size_t cap,
+		       size_t *n_out, char err[INF_ERR_MAX]);
+/* The bytes of one token (see inf_token_to_piece in text.h). */
+int inf_model_token_piece(const struct inf_model *model, int32_t id, bool render_special,
+			  char *buf, size_t cap);
+bool inf_model_has_tokenizer(const struct inf_model *model);
+
+/* ---- contexts ---- */
+
+enum inf_isa {
+	INF_ISA_AUTO = 0,
+	INF_ISA_PORTABLE,
+	INF_ISA_AVX2,      /* AVX2 + FMA + F16C */
+	INF_ISA_AVX512,    /* AVX-512 F/BW/VL + VNNI */
+};
+const char *inf_isa_name(enum inf_isa isa);
+bool inf_isa_supported(enum inf_isa isa);   /* by this CPU */
+
+struct inf_context_params {
+	uint32_t n_ctx;       /* 0: the trained context, capped at 4096 */
+	uint32_t n_threads;   /* 0: online CPUs; 1..256 */
+	uint64_t seed;        /* the default sampler seed */
+	enum inf_isa isa;     /* AUTO: the best this CPU supports */
+	/* Refuse a context larger than this many bytes (0: MemAvailable). */
+	uint64_t max_bytes;
+};
+void inf_context_params_default(struct inf_context_params *p);
+
+struct inf_context;
+int inf_context_create(struct inf_model *model, const struct inf_context_params *p,
+		       struct inf_context **out, char err[INF_ERR_MAX]);
+void inf_context_free(struct inf_context *ctx);
+/* The settings in effect (n_ctx and n_threads resolved, the ISA chosen). */
+void inf_context_get_params(const struct inf_context *ctx, struct inf_context_params *p);
+
+/* Runs ids[0..n) at positions n_past.. as one batch (matrix-matrix); after
+ * it, inf_logits() holds the last position's logits. INF_ECONTEXT when the
+ * batch does not fit in n_ctx. */
+int inf_evaluate(struct inf_context *ctx, const int32_t *ids, size_t n, char err[INF_ERR_MAX]);
+const float *inf_logits(const struct inf_context *ctx);   /* n_vocab floats */
+uint32_t inf_n_past(const struct inf_context *ctx);
+/* Forgets positions n_past.. (0: all). */
+int inf_truncate(struct inf_context *ctx, uint32_t n_past, char err[INF_ERR_MAX]);
+
+/* Sampling with the text side's samplers (text.h). */
+struct inf_sampler;
+int inf_sample(struct inf_context *ctx, struct inf_sampler *s, const int32_t *history,
+	       size_t n_history, int32_t *token);
+
+/* Cancels a running inf_evaluate/inf_generate from any thread; it returns
+ * INF_ECANCELED soon after (between layers, or between tokens). The flag
+ * clears when the next inf_evaluate or inf_generate starts (so a cancel
+ * that arrives between calls is dropped). */
+void inf_cancel(struct inf_context *ctx);
+
+struct inf_stats {
+	uint64_t n_prompt_tokens, n_gen_tokens;   /* since the context was made */
+	double prompt_ms, gen_ms;                 /* time in batches > 1 / == 1 */
+};
+void inf_context_stats(const struct inf_context *ctx, struct inf_stats *st);
+
+/* ---- generation ---- */
+
+#define INF_SEED_CONTEXT UINT64_MAX
+
+struct inf_generate_params {
+	const char *prompt;           /* NUL-terminated */
+	bool chat;                    /* apply the model's chat template (user turn) */
+	const char *system;           /* with chat: a system message, or NULL */
+	int32_t max_tokens;           /* 1..n_ctx */
+	/* sampling.seed == INF_SEED_CONTEXT (the default): the context's seed */
+	struct inf_sampler_params sampling;
+	const char *const *stops;     /* stop strings, matched across tokens */
+	size_t n_stops;
+	/* Called for each chunk of text as it becomes safe to emit (stop strings
+	 * held back); returning non-zero stops generation (reason "callback"). */
+	int (*on_text)(void *user, const char *text, size_t len, int32_t token);
+	void *user;
+};
+void inf_generate_params_default(struct inf_generate_params *p);
+
+struct inf_generate_result {
+	int32_t *prompt_ids;          /* owned: inf_generate_result_free */
+	size_t n_prompt;
+	int32_t *ids;                 /* generated tokens, owned */
+	size_t n_ids;
+	char *text;                   /* owned, NUL-terminated, stop string cut */
+	size_t text_len;
+	const char *stop_reason;      /* "eos", "max_tokens", "stop", "callback", "context" */
+	double ttft_ms;               /* start to first generated token */
+	double prompt_ms, gen_ms;     /* prompt batch; tokens after the first */
+	const char *chat_family;      /* the template used, or NULL */
+	uint64_t seed;                /* the sampler seed in effect */
+};
+
+/* Tokenizes the prompt (chat template applied when asked), evaluates it as a
+ * batch, then samples up to max_tokens, streaming through on_text. Continues
+ * the context's positions from inf_n_past (call inf_truncate(ctx, 0) to start
+ * over). On INF_ECANCELED the result holds what was generated so far. */
+int inf_generate(struct inf_context *ctx, const struct inf_generate_params *p,
+		 struct inf_generate_result *res, char err[INF_ERR_MAX]);
+void inf_generate_result_free(struct inf_generate_result *res);
+
+#endif

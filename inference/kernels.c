@@ -1,0 +1,259 @@
+/*
+ * kernels.c: the portable dot products (the meaning every SIMD variant must
+ * reproduce), activation quantization, and the run-time choice of kernels
+ * (kernels_x86.c holds the AVX2 and AVX-512 variants).
+ */
+#include <math.h>
+#include <string.h>
+
+#include "internal.h"
+#include "kernels.h"
+
+enum inf_act_kind inf_act_kind(uint32_t weight_type)
+{
+	switch (weight_type) {
+	case INF_TYPE_Q8_0:
+	case INF_TYPE_Q4_0:
+		return INF_ACT_Q8;
+	case INF_TYPE_Q4_K:
+	case INF_TYPE_Q6_K:
+		return INF_ACT_Q8K;
+	default:
+		return INF_ACT_F32;
+	}
+}
+
+size_t inf_act_row_bytes(enum inf_act_kind kind, uint32_t n)
+{
+	switch (kind) {
+	case INF_ACT_Q8: return (size_t)n / 32 * sizeof(struct inf_act_q8);
+	case INF_ACT_Q8K: return (size_t)n / 256 * sizeof(struct inf_act_q8k);
+	default: return (size_t)n * sizeof(float);
+	}
+}
+
+static uint16_t rd16(const void *p)
+{
+	uint16_t v;
+	memcpy(&v, p, 2);
+	return v;
+}
+
+void inf_quantize_q8_portable(const float *x, struct inf_act_q8 *y, uint32_t n)
+{
+	for (uint32_t b = 0; b < n / 32; b++) {
+		float amax = 0;
+		for (int j = 0; j < 32; j++)
+			amax = fmaxf(amax, fabsf(x[32 * b + j]));
+		float d = amax / 127, id = d ? 1 / d : 0;
+		y[b].d = d;
+		for (int j = 0; j < 32; j++)
+			y[b].qs[j] = (int8_t)lrintf(x[32 * b + j] * id);
+	}
+}
+
+void inf_quantize_q8k_portable(const float *x, struct inf_act_q8k *y, uint32_t n)
+{
+	for (uint32_t b = 0; b < n / 256; b++) {
+		float amax = 0;
+		for (int j = 0; j < 256; j++)
+			amax = fmaxf(amax, fabsf(x[256 * b + j]));
+		float d = amax / 127, id = d ? 1 / d : 0;
+		y[b].d = d;
+		for (int g = 0; g < 16; g++) {
+			int s = 0;
+			for (int j = 0; j < 16; j++) {
+				int8_t q = (int8_t)lrintf(x[256 * b + 16 * g + j] * id);
+				y[b].qs[16 * g + j] = q;
+				s += q;
+			}
+			y[b].bsums[g] = (int16_t)s;
+		}
+	}
+}
+
+static float dot_f32(const float *w, const float *x, uint32_t n)
+{
+	float s = 0;
+	for (uint32_t i = 0; i < n; i++)
+		s += w[i] * x[i];
+	return s;
+}
+
+static float dot_f16(const uint16_t *w, const float *x, uint32_t n)
+{
+	float s = 0;
+	for (uint32_t i = 0; i < n; i++)
+		s += inf_fp16_to_fp32(rd16(w + i)) * x[i];
+	return s;
+}
+
+static float dot_bf16(const uint16_t *w, const float *x, uint32_t n)
+{
+	float s = 0;
+	for (uint32_t i = 0; i < n; i++)
+		s += inf_bf16_to_fp32(rd16(w + i)) * x[i];
+	return s;
+}
+
+static float dot_q8_0(const void *vw, const struct inf_act_q8 *x, uint32_t n)
+{
+	const struct inf_block_q8_0 *w = vw;
+	float s = 0;
+	for (uint32_t b = 0; b < n / 32; b++) {
+		int isum = 0;
+		for (int j = 0; j < 32; j++)
+			isum += w[b].qs[j] * x[b].qs[j];
+		s += inf_fp16_to_fp32(rd16(&w[b].d)) * x[b].d * (float)isum;
+	}
+	return s;
+}
+
+static float dot_q4_0(const void *vw, const struct inf_act_q8 *x, uint32_t n)
+{
+	const struct inf_block_q4_0 *w = vw;
+	float s = 0;
+	for (uint32_t b = 0; b < n / 32; b++) {
+		int isum = 0;
+		for (int j = 0; j < 16; j++)
+			isum += ((w[b].qs[j] & 0xf) - 8) * x[b].qs[j] + ((w[b].qs[j] >> 4) - 8) * x[b].qs[j + 16];
+		s += inf_fp16_to_fp32(rd16(&w[b].d)) * x[b].d * (float)isum;
+	}
+	return s;
+}
+
+void inf_q4k_scale_min(const uint8_t *s, int j, int *sc, int *m)
+{
+	if (j < 4) {
+		*sc = s[j] & 63;
+		*m = s[j + 4] & 63;
+	} else {
+		*sc = (s[j + 4] & 0xf) | ((s[j - 4] >> 6) << 4);
+		*m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+	}
+}
+
+static float dot_q4_k(const void *vw, const struct inf_act_q8k *x, uint32_t n)
+{
+	const struct inf_block_q4_k *w = vw;
+	float s = 0;
+	for (uint32_t b = 0; b < n / 256; b++) {
+		int sumi = 0, summ = 0;
+		for (int i = 0; i < 4; i++) {
+			int sc0, m0, sc1, m1, i0 = 0, i1 = 0;
+			inf_q4k_scale_min(w[b].scales, 2 * i, &sc0, &m0);
+			inf_q4k_scale_min(w[b].scales, 2 * i + 1, &sc1, &m1);
+			for (int l = 0; l < 32; l++) {
+				uint8_t q = w[b].qs[32 * i + l];
+				i0 += (q & 0xf) * x[b].qs[64 * i + l];
+				i1 += (q >> 4) * x[b].qs[64 * i + 32 + l];
+			}
+			sumi += sc0 * i0 + sc1 * i1;
+			summ += m0 * (x[b].bsums[4 * i] + x[b].bsums[4 * i + 1]) +
+				m1 * (x[b].bsums[4 * i + 2] + x[b].bsums[4 * i + 3]);
+		}
+		float d = inf_fp16_to_fp32(rd16(&w[b].d)) * x[b].d;
+		float dmin = inf_fp16_to_fp32(rd16(&w[b].dmin)) * x[b].d;
+		s += d * (float)sumi - dmin * (float)summ;
+	}
+	return s;
+}
+
+static float dot_q6_k(const void *vw, const struct inf_act_q8k *x, uint32_t n)
+{
+	const struct inf_block_q6_k *w = vw;
+	float s = 0;
+	for (uint32_t b = 0; b < n / 256; b++) {
+		int sumi = 0;
+		for (int h = 0; h < 2; h++) {
+			const uint8_t *ql = w[b].ql + 64 * h, *qh = w[b].qh + 32 * h;
+			const int8_t *sc = w[b].scales + 8 * h, *xq = x[b].qs + 128 * h;
+			int g[8] = { 0 };
+			for (int l = 0; l < 32; l++) {
+				int is = l / 16;
+				int q1 = (ql[l] & 0xf) | ((qh[l] & 3) << 4);
+				int q2 = (ql[l + 32] & 0xf) | (((qh[l] >> 2) & 3) << 4);
+				int q3 = (ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4);
+				int q4 = (ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4);
+				g[is] += (q1 - 32) * xq[l];
+				g[is + 2] += (q2 - 32) * xq[l + 32];
+				g[is + 4] += (q3 - 32) * xq[l + 64];
+				g[is + 6] += (q4 - 32) * xq[l + 96];
+			}
+			for (int k = 0; k < 8; k++)
+				sumi += sc[k] * g[k];
+		}
+		s += inf_fp16_to_fp32(rd16(&w[b].d)) * x[b].d * (float)sumi;
+	}
+	return s;
+}
+
+static const struct inf_kernels portable = {
+	.isa = INF_ISA_PORTABLE,
+	.dot_f32 = dot_f32,
+	.dot_f16 = dot_f16,
+	.dot_bf16 = dot_bf16,
+	.dot_q8_0 = dot_q8_0,
+	.dot_q4_0 = dot_q4_0,
+	.dot_q4_k = dot_q4_k,
+	.dot_q6_k = dot_q6_k,
+	.quantize_q8 = inf_quantize_q8_portable,
+	.quantize_q8k = inf_quantize_q8k_portable,
+};
+
+const char *inf_isa_name(enum inf_isa isa)
+{
+	switch (isa) {
+	case INF_ISA_AUTO: return "auto";
+	case INF_ISA_PORTABLE: return "portable";
+	case INF_ISA_AVX2: return "avx2";
+	case INF_ISA_AVX512: return "avx512";
+	}
+	return "?";
+}
+
+bool inf_isa_supported(enum inf_isa isa)
+{
+	switch (isa) {
+	case INF_ISA_AUTO:
+	case INF_ISA_PORTABLE:
+		return true;
+	case INF_ISA_AVX2:
+		return inf_kernels_avx2 != NULL && inf_cpu_has_avx2();
+	case INF_ISA_AVX512:
+		return inf_kernels_avx512 != NULL && inf_cpu_has_avx512();
+	}
+	return false;
+}
+
+const struct inf_kernels *inf_kernels_get(enum inf_isa isa)
+{
+	if (isa == INF_ISA_AUTO) {
+		if (inf_isa_supported(INF_ISA_AVX512))
+			return inf_kernels_avx512;
+		if (inf_isa_supported(INF_ISA_AVX2))
+			return inf_kernels_avx2;
+		return &portable;
+	}
+	if (!inf_isa_supported(isa))
+		return NULL;
+	switch (isa) {
+	case INF_ISA_AVX2: return inf_kernels_avx2;
+	case INF_ISA_AVX512: return inf_kernels_avx512;
+	default: return &portable;
+	}
+}
+
+float inf_dot(const struct inf_kernels *k, uint32_t type, const void *w, const void *x, uint32_t n)
+{
+	switch (type) {
+	case INF_TYPE_F32: return k->dot_f32(w, x, n);
+	case INF_TYPE_F16: return k->dot_f16(w, x, n);
+	case INF_TYPE_BF16: return k->dot_bf16(w, x, n);
+	case INF_TYPE_Q8_0: return k->dot_q8_0(w, x, n);
+	case INF_TYPE_Q4_0: return k->dot_q4_0(w, x, n);
+	case INF_TYPE_Q4_K: return k->dot_q4_k(w, x, n);
+	case INF_TYPE_Q6_K: return k->dot_q6_k(w, x, n);
+	default: return NAN;
+	}
+}

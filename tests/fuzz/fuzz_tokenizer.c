@@ -1,0 +1,136 @@
+/*
+ * libFuzzer target for the tokenizers: any bytes go through a small built-in
+ * SentencePiece vocabulary (with byte fallback) and a byte-level BPE one.
+ * Nothing may crash; every id is in range; detokenizing gives the input back
+ * (SentencePiece: but for its space prefix, and for U+2581 which stands for
+ * a space; byte-level BPE: always, control tokens rendered).
+ *
+ * The first input byte picks the flags (add_special, parse_special).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "text.h"
+#include "tokenizer_internal.h"
+
+static struct inf_tokenizer *spm, *bpe;
+static int32_t spm_user_token; /* <|x|>: text after it gets a space prefix again */
+
+static void build(void)
+{
+	static const char *pieces[] = {"\xE2\x96\x81", "e", "h", "t", "a", "n", "d", "\xE2\x96\x81t",
+		"he", "\xE2\x96\x81the", "an", ("\xE2\x96\x81" "and"), "\xE2\x96\x81\xE2\x96\x81", "<|x|>",
+		"\xE4\xB8\xAD", "\xE2\x96\x81\xE4\xB8\xAD", "<", ">", "|", "x"};
+	static const char *bpe_extra[] = {"th", "the", "\xC4\xA0the", "<|end|>", "an", "and"};
+	static const char *merges[] = {"t h", "th e", "\xC4\xA0 the", "a n", "an d"};
+	static char bytes[256][8], mapped[256][4];
+	const char *tok[300];
+	uint32_t lens[300], merge_lens[5];
+	float scores[300];
+	int32_t types[300];
+	uint32_t n = 0, next = 256;
+	char err[INF_TEXT_ERR_MAX];
+	struct inf_vocab_spec s;
+
+	tok[n] = "<unk>", types[n++] = INF_TOKEN_UNKNOWN;
+	tok[n] = "<s>", types[n++] = INF_TOKEN_CONTROL;
+	tok[n] = "</s>", types[n++] = INF_TOKEN_CONTROL;
+	for (int b = 0; b < 256; b++) {
+		snprintf(bytes[b], sizeof bytes[b], "<0x%02X>", b);
+		tok[n] = bytes[b], types[n++] = INF_TOKEN_BYTE;
+	}
+	for (size_t i = 0; i < sizeof pieces / sizeof pieces[0]; i++) {
+		if (strcmp(pieces[i], "<|x|>") == 0)
+			spm_user_token = (int32_t)n;
+		tok[n] = pieces[i], types[n++] = strcmp(pieces[i], "<|x|>") ? INF_TOKEN_NORMAL :
+									      INF_TOKEN_USER_DEFINED;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		lens[i] = (uint32_t)strlen(tok[i]);
+		scores[i] = -(float)i;
+	}
+	s = (struct inf_vocab_spec){.model = "llama", .n_tokens = n, .tokens = tok,
+		.token_lens = lens, .scores = scores, .types = types, .bos_id = 1, .eos_id = 2,
+		.unk_id = 0, .pad_id = -1, .eot_id = -1, .add_bos = 1, .add_eos = 1,
+		.add_space_prefix = 1};
+	if (inf_tokenizer_create(&s, &spm, err))
+		abort(); /* the built-in vocabulary is the fuzzer's own */
+
+	n = 0;
+	for (uint32_t b = 0; b < 256; b++) {
+		bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE;
+		size_t k = inf_utf8_put(printable ? b : next++, mapped[b]);
+
+		mapped[b][k] = 0;
+		tok[n] = mapped[b], types[n++] = INF_TOKEN_NORMAL;
+	}
+	for (size_t i = 0; i < sizeof bpe_extra / sizeof bpe_extra[0]; i++)
+		tok[n] = bpe_extra[i], types[n++] = strcmp(bpe_extra[i], "<|end|>") ?
+						   INF_TOKEN_NORMAL : INF_TOKEN_CONTROL;
+	for (uint32_t i = 0; i < n; i++)
+		lens[i] = (uint32_t)strlen(tok[i]);
+	for (int i = 0; i < 5; i++)
+		merge_lens[i] = (uint32_t)strlen(merges[i]);
+	s = (struct inf_vocab_spec){.model = "gpt2", .pre = "llama-bpe", .n_tokens = n,
+		.tokens = tok, .token_lens = lens, .types = types, .n_merges = 5, .merges = merges,
+		.merge_lens = merge_lens, .bos_id = -1, .eos_id = -1, .unk_id = -1, .pad_id = -1,
+		.eot_id = n - 3, .add_bos = -1, .add_eos = -1, .add_space_prefix = -1};
+	if (inf_tokenizer_create(&s, &bpe, err))
+		abort();
+}
+
+static void check(struct inf_tokenizer *t, const uint8_t *data, size_t size, bool add_special,
+		  bool parse_special, bool is_spm)
+{
+	char err[INF_TEXT_ERR_MAX];
+	size_t n = 0, cap = size * 4 + 8, o = 0;
+	int32_t *ids = malloc(cap * sizeof *ids);
+	char *back = malloc(size * 4 + 64);
+	int rc = inf_tokenize(t, (const char *)data, size, add_special, parse_special, ids, cap, &n,
+			      err);
+	bool special = false;
+
+	if (rc)
+		abort(); /* any bytes must tokenize */
+	for (size_t i = 0; i < n; i++) {
+		bool bos_eos = add_special && is_spm && (i == 0 || i == n - 1);
+		int k;
+
+		if (ids[i] < 0 || (uint32_t)ids[i] >= inf_tokenizer_n_tokens(t))
+			abort();
+		special |= is_spm && !bos_eos && (ids[i] <= 2 || ids[i] == spm_user_token);
+		k = inf_token_to_piece(t, ids[i], parse_special && !bos_eos, back + o,
+				       size * 4 + 64 - o);
+		if (k < 0)
+			abort();
+		o += (size_t)k;
+	}
+	/* SentencePiece text after a special token gets the space prefix again */
+	if (is_spm && !special && !memmem(data, size, "\xE2\x96\x81", 3)) {
+		size_t skip = size && o && back[0] == ' ' ? 1 : 0;
+
+		if (o - skip != size || memcmp(back + skip, data, size) != 0)
+			abort();
+	}
+	if (!is_spm && (o != size || memcmp(back, data, size) != 0))
+		abort();
+	free(ids);
+	free(back);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	uint8_t flags;
+
+	if (!spm)
+		build();
+	if (size == 0)
+		return 0;
+	flags = data[0];
+	data++, size--;
+	check(spm, data, size, flags & 1, flags & 2, true);
+	check(bpe, data, size, false, flags & 2, false);
+	return 0;
+}

@@ -1,0 +1,311 @@
+/*
+ * test_quant.c: half-precision conversions, dequantization of hand-worked
+ * blocks of every type, the reference quantizers' error bounds, and every
+ * dot-product kernel (portable, AVX2, AVX-512 where the CPU has them)
+ * against a double-precision dot of the dequantized operands.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../unit/check.h"
+#include "internal.h"
+#include "kernels.h"
+
+static void fp16_conversions_are_exact(void)
+{
+	CHECK(inf_fp16_to_fp32(0x3c00) == 1.0f);
+	CHECK(inf_fp16_to_fp32(0xc000) == -2.0f);
+	CHECK(inf_fp16_to_fp32(0x7bff) == 65504.0f);
+	CHECK(inf_fp16_to_fp32(0x0001) == 0x1p-24f);
+	CHECK(inf_fp16_to_fp32(0x03ff) == 1023 * 0x1p-24f);
+	CHECK(inf_fp16_to_fp32(0x3555) == 0x1.554p-2f);
+	CHECK(isinf(inf_fp16_to_fp32(0x7c00)));
+	CHECK_EQ(inf_fp32_to_fp16(1.0f), 0x3c00);
+	CHECK_EQ(inf_fp32_to_fp16(-2.0f), 0xc000);
+	CHECK_EQ(inf_fp32_to_fp16(65504.0f), 0x7bff);
+	CHECK_EQ(inf_fp32_to_fp16(1e6f), 0x7c00);
+	CHECK_EQ(inf_fp32_to_fp16(0x1p-24f), 0x0001);
+	CHECK_EQ(inf_fp32_to_fp16(1.0f + 0x1p-11f), 0x3c00);          /* tie to even */
+	CHECK_EQ(inf_fp32_to_fp16(1.0f + 3 * 0x1p-11f), 0x3c02);      /* tie to even, up */
+	CHECK_EQ(inf_fp32_to_fp16(1.0f + 0x1p-11f + 0x1p-20f), 0x3c01);
+	for (uint32_t h = 0; h < 0x7c00; h++)                         /* every finite half round-trips */
+		if (inf_fp32_to_fp16(inf_fp16_to_fp32((uint16_t)h)) != h) {
+			CHECK_EQ(inf_fp32_to_fp16(inf_fp16_to_fp32((uint16_t)h)), h);
+			break;
+		}
+	CHECK(inf_bf16_to_fp32(0x3f80) == 1.0f);
+	CHECK(inf_bf16_to_fp32(0xc040) == -3.0f);
+	CHECK_EQ(inf_fp32_to_bf16(1.0f), 0x3f80);
+	CHECK_EQ(inf_fp32_to_bf16(1.0f + 0x1p-8f), 0x3f80);           /* tie to even */
+	CHECK_EQ(inf_fp32_to_bf16(1.0f + 3 * 0x1p-8f), 0x3f82);
+}
+
+static void q8_0_block_dequantizes_by_hand(void)
+{
+	struct inf_block_q8_0 b = { .d = 0x3800 };   /* 0.5 */
+	b.qs[0] = 3;
+	b.qs[1] = -7;
+	b.qs[31] = -128;
+	float y[32];
+	CHECK(inf_dequantize(INF_TYPE_Q8_0, &b, y, 32) == 0);
+	CHECK(y[0] == 1.5f);
+	CHECK(y[1] == -3.5f);
+	CHECK(y[2] == 0.0f);
+	CHECK(y[31] == -64.0f);
+}
+
+static void q4_0_block_dequantizes_by_hand(void)
+{
+	struct inf_block_q4_0 b = { .d = 0x4000 };   /* 2.0 */
+	memset(b.qs, 0x88, sizeof b.qs);             /* all zero after -8 */
+	b.qs[0] = 0x1f;                              /* x[0] = 15, x[16] = 1 */
+	b.qs[15] = 0x08 | 0x00;                      /* x[15] = 8, x[31] = 0 */
+	float y[32];
+	CHECK(inf_dequantize(INF_TYPE_Q4_0, &b, y, 32) == 0);
+	CHECK(y[0] == 14.0f);     /* (15 - 8) * 2 */
+	CHECK(y[16] == -14.0f);   /* (1 - 8) * 2 */
+	CHECK(y[1] == 0.0f);
+	CHECK(y[15] == 0.0f);
+	CHECK(y[31] == -16.0f);   /* (0 - 8) * 2 */
+}
+
+static void q4_k_block_dequantizes_by_hand(void)
+{
+	struct inf_block_q4_k b;
+	memset(&b, 0, sizeof b);
+	b.d = 0x3c00;      /* 1.0 */
+	b.dmin = 0x3800;   /* 0.5 */
+	b.scales[0] = 2 | (1 << 6);   /* sub-block 0 scale 2; top bits of sub-block 4's scale = 1 */
+	b.scales[4] = 3;              /* sub-block 0 min 3 */
+	b.scales[1] = 1;              /* sub-block 1 scale 1, min 0 */
+	b.scales[8] = 0x23;           /* sub-block 4: scale 3 + 16 = 19, min 2 */
+	b.qs[0] = 0x75;               /* y[0] low nibble 5, y[32] high nibble 7 */
+	b.qs[64] = 0x04;              /* y[128] = 4 (sub-block 4), y[160] = 0 (sub-block 5) */
+	float y[256];
+	CHECK(inf_dequantize(INF_TYPE_Q4_K, &b, y, 256) == 0);
+	CHECK(y[0] == 8.5f);          /* 1*2*5 - 0.5*3 */
+	CHECK(y[1] == -1.5f);         /* 1*2*0 - 0.5*3 */
+	CHECK(y[32] == 7.0f);         /* 1*1*7 - 0 */
+	CHECK(y[128] == 75.0f);       /* 1*19*4 - 0.5*2 */
+	CHECK(y[129] == -1.0f);
+	CHECK(y[160] == 0.0f);        /* sub-block 5: scale 0, min 0 */
+}
+
+static void q6_k_block_dequantizes_by_hand(void)
+{
+	struct inf_block_q6_k b;
+	memset(&b, 0, sizeof b);
+	b.d = 0x3800;        /* 0.5 */
+	b.scales[0] = 2;     /* y[0..15] */
+	b.scales[2] = -1;    /* y[32..47] */
+	b.scales[4] = 1;     /* y[64..79] */
+	b.scales[8] = 4;     /* y[128..143] */
+	b.ql[0] = 0x21;      /* y[0] low 4 bits 1, y[64] low 4 bits 2 */
+	b.qh[0] = 0x03;      /* y[0] high bits 3 -> 49; y[32], y[64], y[96] high bits 0 */
+	float y[256];
+	CHECK(inf_dequantize(INF_TYPE_Q6_K, &b, y, 256) == 0);
+	CHECK(y[0] == 17.0f);      /* 0.5*2*(49-32) */
+	CHECK(y[32] == 16.0f);     /* 0.5*-1*(0-32) */
+	CHECK(y[64] == -15.0f);    /* 0.5*1*(2-32) */
+	CHECK(y[128] == -64.0f);   /* 0.5*4*(0-32) */
+	CHECK(y[16] == 0.0f);      /* scale 1 is 0 */
+}
+
+static uint64_t rng = 88172645463325252ull;
+static float frand(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (float)((rng >> 11) * 0x1p-53 * 2 - 1);
+}
+
+static const uint32_t types[] = { INF_TYPE_F32, INF_TYPE_F16, INF_TYPE_BF16, INF_TYPE_Q8_0,
+				  INF_TYPE_Q4_0, INF_TYPE_Q4_K, INF_TYPE_Q6_K };
+
+/* Worst error of quantize+dequantize relative to the data's largest value. */
+static void quantizers_stay_within_their_step(void)
+{
+	static const double bound[] = { 0, 1.0 / 1024, 1.0 / 128, 1.0 / 127, 1.0 / 8, 1.0 / 15 + 1.0 / 63,
+					1.0 / 31 + 1.0 / 127 };
+	enum { N = 1024 };
+	float x[N], y[N];
+	uint8_t q[N * 4];
+	for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+		for (int i = 0; i < N; i++)
+			x[i] = frand() * (1 + (i % 97) / 10.0f);
+		CHECK(inf_quantize(types[t], x, q, N) == 0);
+		CHECK(inf_dequantize(types[t], q, y, N) == 0);
+		double worst = 0, amax = 0;
+		for (int i = 0; i < N; i++) {
+			worst = fmax(worst, fabs((double)x[i] - y[i]));
+			amax = fmax(amax, fabs(x[i]));
+		}
+		if (worst > bound[t] * amax + 1e-7) {
+			fprintf(stderr, "%s: error %g above %g\n", inf_type_name(types[t]), worst, bound[t] * amax);
+			CHECK(0);
+		}
+	}
+}
+
+/* Each kernel against a double dot of the dequantized weight row and the
+ * dequantized activation row: only float summation order may differ. */
+static void dot_kernels_match_double_reference_on_every_isa(void)
+{
+	enum { N = 1024 };
+	static float w[N], x[N], wd[N], xd[N];
+	static uint8_t wq[N * 4];
+	static uint8_t xq[N * 4 + 256];
+	for (int isa = INF_ISA_PORTABLE; isa <= INF_ISA_AVX512; isa++) {
+		const struct inf_kernels *k = inf_kernels_get((enum inf_isa)isa);
+		if (!k) {
+			printf("     (%s not supported by this CPU: skipped)\n", inf_isa_name((enum inf_isa)isa));
+			continue;
+		}
+		CHECK(k->isa == (enum inf_isa)isa);
+		for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+			for (int rep = 0; rep < 20; rep++) {
+				uint32_t n = types[t] == INF_TYPE_Q4_K || types[t] == INF_TYPE_Q6_K ? 256u * (1 + rep % 4)
+									       : 32u * (1 + rep);
+				for (uint32_t i = 0; i < n; i++) {
+					w[i] = frand() * (rep % 3 ? 1.0f : 50.0f);
+					x[i] = frand() * (1 + (float)(i % 5));
+				}
+				CHECK(inf_quantize(types[t], w, wq, n) == 0);
+				inf_dequantize(types[t], wq, wd, n);
+				enum inf_act_kind kind = inf_act_kind(types[t]);
+				if (kind == INF_ACT_Q8) {
+					k->quantize_q8(x, (struct inf_act_q8 *)xq, n);
+					for (uint32_t b = 0; b < n / 32; b++)
+						for (int j = 0; j < 32; j++)
+							xd[32 * b + j] = ((struct inf_act_q8 *)xq)[b].d * ((struct inf_act_q8 *)xq)[b].qs[j];
+				} else if (kind == INF_ACT_Q8K) {
+					k->quantize_q8k(x, (struct inf_act_q8k *)xq, n);
+					for (uint32_t b = 0; b < n / 256; b++) {
+						const struct inf_act_q8k *a = (struct inf_act_q8k *)xq + b;
+						for (int g = 0; g < 16; g++) {
+							int s = 0;
+							for (int j = 0; j < 16; j++)
+								s += a->qs[16 * g + j];
+							CHECK_EQ(a->bsums[g], s);
+						}
+						for (int j = 0; j < 256; j++)
+							xd[256 * b + j] = a->d * a->qs[j];
+					}
+				} else {
+					memcpy(xq, x, n * sizeof(float));
+					memcpy(xd, x, n * sizeof(float));
+				}
+				double ref = 0, mag = 0, exact = 0;
+				for (uint32_t i = 0; i < n; i++) {
+					ref += (double)wd[i] * xd[i];
+					mag += fabs((double)wd[i] * xd[i]);
+					exact += (double)w[i] * x[i];
+				}
+				float got = inf_dot(k, types[t], wq, xq, n);
+				if (fabs(got - ref) > 1e-5 * mag + 1e-6) {
+					fprintf(stderr, "%s %s n=%u: %.9g vs %.9g (mag %g)\n", inf_isa_name(k->isa),
+						inf_type_name(types[t]), n, got, ref, mag);
+					CHECK(0);
+				}
+				/* and the whole thing, quantization included, near the exact dot */
+				if (fabs(got - exact) > 0.05 * mag + 1e-6) {
+					fprintf(stderr, "%s %s n=%u: %.9g vs exact %.9g\n", inf_isa_name(k->isa),
+						inf_type_name(types[t]), n, got, exact);
+					CHECK(0);
+				}
+			}
+		}
+	}
+}
+
+/* The four-token kernel gives the four single dots (up to summation order). */
+static void dot4_equals_four_dots(void)
+{
+	enum { N = 512 };
+	static float w[N], x[4][N];
+	static uint8_t wq[N * 2];
+	static struct inf_act_q8 xq[4][N / 32];
+	static const uint32_t t4[] = { INF_TYPE_Q8_0, INF_TYPE_Q4_0 };
+	int tested = 0;
+	for (int isa = INF_ISA_PORTABLE; isa <= INF_ISA_AVX512; isa++) {
+		const struct inf_kernels *k = inf_kernels_get((enum inf_isa)isa);
+		if (!k || !k->dot4_q8)
+			continue;
+		for (size_t t = 0; t < 2; t++)
+			for (uint32_t n = 32; n <= N; n += 96) {
+				for (uint32_t i = 0; i < n; i++) {
+					w[i] = frand();
+					for (int j = 0; j < 4; j++)
+						x[j][i] = frand() * (j + 1);
+				}
+				inf_quantize(t4[t], w, wq, n);
+				for (int j = 0; j < 4; j++)
+					k->quantize_q8(x[j], xq[j], n);
+				float out[4];
+				k->dot4_q8(wq, t4[t], (const uint8_t *)xq[0], sizeof xq[0], n, out);
+				for (int j = 0; j < 4; j++) {
+					float one = inf_dot(k, t4[t], wq, xq[j], n);
+					CHECK(fabsf(out[j] - one) <= 1e-5f * (fabsf(one) + (float)n / 32));
+				}
+				tested++;
+			}
+	}
+	/* the K types */
+	static struct inf_act_q8k xk[4][N / 256];
+	for (int isa = INF_ISA_PORTABLE; isa <= INF_ISA_AVX512; isa++) {
+		const struct inf_kernels *k = inf_kernels_get((enum inf_isa)isa);
+		if (!k || !k->dot4_q4_k || !k->dot4_q6_k)
+			continue;
+		for (int tk = 0; tk < 2; tk++)
+			for (uint32_t n = 256; n <= N; n += 256) {
+				for (uint32_t i = 0; i < n; i++) {
+					w[i] = frand();
+					for (int j = 0; j < 4; j++)
+						x[j][i] = frand() * (j + 1);
+				}
+				uint32_t type = tk ? INF_TYPE_Q6_K : INF_TYPE_Q4_K;
+				inf_quantize(type, w, wq, n);
+				for (int j = 0; j < 4; j++)
+					k->quantize_q8k(x[j], xk[j], n);
+				float out[4];
+				(tk ? k->dot4_q6_k : k->dot4_q4_k)(wq, (const uint8_t *)xk[0], sizeof xk[0], n, out);
+				for (int j = 0; j < 4; j++) {
+					float one = inf_dot(k, type, wq, xk[j], n);
+					CHECK(fabsf(out[j] - one) <= 1e-5f * (fabsf(one) + (float)n / 32));
+				}
+				tested++;
+			}
+	}
+	if (!tested)
+		printf("     (no ISA with a four-token kernel on this CPU: skipped)\n");
+}
+
+static void unknown_and_uncomputable_types_are_named(void)
+{
+	CHECK(inf_type_traits(99) == NULL);
+	CHECK(!strcmp(inf_type_name(99), "?"));
+	CHECK(!strcmp(inf_type_name(INF_TYPE_Q5_K), "Q5_K"));
+	CHECK(!inf_type_computable(INF_TYPE_Q5_K));
+	CHECK(inf_type_computable(INF_TYPE_Q6_K));
+	float y[32];
+	uint8_t b[64] = { 0 };
+	CHECK(inf_dequantize(INF_TYPE_Q5_0, b, y, 32) == -1);
+	CHECK_EQ(inf_row_bytes(INF_TYPE_Q4_K, 512), 288);
+	CHECK_EQ(inf_row_bytes(INF_TYPE_Q6_K, 256), 210);
+}
+
+int main(void)
+{
+	RUN(fp16_conversions_are_exact);
+	RUN(q8_0_block_dequantizes_by_hand);
+	RUN(q4_0_block_dequantizes_by_hand);
+	RUN(q4_k_block_dequantizes_by_hand);
+	RUN(q6_k_block_dequantizes_by_hand);
+	RUN(quantizers_stay_within_their_step);
+	RUN(dot_kernels_match_double_reference_on_every_isa);
+	RUN(dot4_equals_four_dots);
+	RUN(unknown_and_uncomputable_types_are_named);
+	return check_summary();
+}

@@ -1,0 +1,244 @@
+/*
+ * Chat templates: each fixture in chat_templates/ (a real model's
+ * tokenizer.chat_template) is detected as its family and rendered exactly as
+ * the public reference renderings of that template say.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../unit/check.h"
+#include "text.h"
+
+#ifndef CHAT_TEMPLATES_DIR
+#define CHAT_TEMPLATES_DIR "tests/inference/chat_templates"
+#endif
+
+static char *load(const char *name)
+{
+	char path[512];
+	FILE *f;
+	long n;
+	char *s;
+
+	snprintf(path, sizeof path, "%s/%s.jinja", CHAT_TEMPLATES_DIR, name);
+	f = fopen(path, "rb");
+	if (!f) {
+		perror(path);
+		check_failures++;
+		return calloc(1, 1);
+	}
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	s = calloc(1, (size_t)n + 1);
+	if (fread(s, 1, (size_t)n, f) != (size_t)n)
+		check_failures++;
+	fclose(f);
+	return s;
+}
+
+/* llama.cpp's test conversation */
+static const struct inf_chat_message conv_a[] = {
+	{"system", "You are a helpful assistant"}, {"user", "Hello"}, {"assistant", "Hi there"},
+	{"user", "Who are you"}, {"assistant", "   I am an assistant   "},
+	{"user", "Another question"},
+};
+/* the swift Jinja tests' conversation (with and without the system message) */
+static const struct inf_chat_message conv_b[] = {
+	{"system", "You are a friendly chatbot who always responds in the style of a pirate"},
+	{"user", "Hello, how are you?"},
+	{"assistant", "I'm doing great. How can I help you today?"},
+	{"user", "I'd like to show off how chat templating works!"},
+};
+
+static void expect(const char *name, enum inf_chat_family family,
+		   const struct inf_chat_message *msgs, size_t n, bool add_assistant,
+		   const char *bos, const char *eos, const char *want)
+{
+	char *t = load(name), *out = NULL, err[INF_TEXT_ERR_MAX] = "";
+	int rc;
+
+	CHECK_EQ(inf_chat_detect(t), family);
+	rc = inf_chat_apply_template(t, msgs, n, add_assistant, bos, eos, &out, err);
+	if (rc)
+		fprintf(stderr, "%s: %s\n", name, err);
+	CHECK_EQ(rc, 0);
+	if (out && strcmp(out, want) != 0) {
+		fprintf(stderr, "%s renders\n[%s]\nwant\n[%s]\n", name, out, want);
+		check_failures++;
+	}
+	free(out);
+	free(t);
+}
+
+static void chatml(void)
+{
+	expect("chatml_openhermes", INF_CHAT_CHATML, conv_a, 6, true, "", "",
+	       "<|im_start|>system\nYou are a helpful assistant<|im_end|>\n<|im_start|>user\nHello"
+	       "<|im_end|>\n<|im_start|>assistant\nHi there<|im_end|>\n<|im_start|>user\nWho are "
+	       "you<|im_end|>\n<|im_start|>assistant\n   I am an assistant   <|im_end|>\n"
+	       "<|im_start|>user\nAnother question<|im_end|>\n<|im_start|>assistant\n");
+	expect("qwen15_chat", INF_CHAT_CHATML, conv_b + 1, 3, true, "", "",
+	       "<|im_start|>system\nYou are a helpful assistant<|im_end|>\n<|im_start|>user\n"
+	       "Hello, how are you?<|im_end|>\n<|im_start|>assistant\nI'm doing great. How can I "
+	       "help you today?<|im_end|>\n<|im_start|>user\nI'd like to show off how chat "
+	       "templating works!<|im_end|>\n<|im_start|>assistant\n");
+	expect("qwen15_chat", INF_CHAT_CHATML, conv_b, 4, true, "", "",
+	       "<|im_start|>system\nYou are a friendly chatbot who always responds in the style of "
+	       "a pirate<|im_end|>\n<|im_start|>user\nHello, how are you?<|im_end|>\n<|im_start|>"
+	       "assistant\nI'm doing great. How can I help you today?<|im_end|>\n<|im_start|>user\n"
+	       "I'd like to show off how chat templating works!<|im_end|>\n<|im_start|>assistant\n");
+	expect("qwen25_instruct", INF_CHAT_CHATML, conv_b + 1, 3, false, "", "",
+	       "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful "
+	       "assistant.<|im_end|>\n<|im_start|>user\nHello, how are you?<|im_end|>\n<|im_start|>"
+	       "assistant\nI'm doing great. How can I help you today?<|im_end|>\n<|im_start|>user\n"
+	       "I'd like to show off how chat templating works!<|im_end|>\n");
+}
+
+static void llama3_and_31(void)
+{
+	char *out = NULL, err[INF_TEXT_ERR_MAX] = "";
+	const struct inf_chat_message sys[] = {{"system", "Always simply disagree with the user"},
+		{"user", "The moon is not made of cheese."}};
+
+	expect("llama3", INF_CHAT_LLAMA3, conv_a, 6, true, "", "",
+	       "<|start_header_id|>system<|end_header_id|>\n\nYou are a helpful assistant<|eot_id|>"
+	       "<|start_header_id|>user<|end_header_id|>\n\nHello<|eot_id|><|start_header_id|>"
+	       "assistant<|end_header_id|>\n\nHi there<|eot_id|><|start_header_id|>user"
+	       "<|end_header_id|>\n\nWho are you<|eot_id|><|start_header_id|>assistant"
+	       "<|end_header_id|>\n\nI am an assistant<|eot_id|><|start_header_id|>user"
+	       "<|end_header_id|>\n\nAnother question<|eot_id|><|start_header_id|>assistant"
+	       "<|end_header_id|>\n\n");
+	/* Llama 3.1's dated system header, as rendered in public test data */
+	CHECK_EQ(inf_chat_detect("{{- \"Cutting Knowledge Date: December 2023\\n\" }} "
+				 "<|start_header_id|> <|end_header_id|> <|eot_id|>"),
+		 INF_CHAT_LLAMA31);
+	CHECK_EQ(inf_chat_apply(INF_CHAT_LLAMA31, sys, 2, true, "<|begin_of_text|>", "", &out, err),
+		 0);
+	CHECK(out && strcmp(out, "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n"
+		  "Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\nAlways simply "
+		  "disagree with the user<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nThe "
+		  "moon is not made of cheese.<|eot_id|><|start_header_id|>assistant"
+		  "<|end_header_id|>\n\n") == 0);
+	free(out);
+	CHECK_EQ(inf_chat_apply(INF_CHAT_LLAMA31, sys + 1, 1, true, "<|begin_of_text|>", "", &out,
+				err), 0);
+	CHECK(out && strstr(out, "26 Jul 2024\n\n<|eot_id|><|start_header_id|>user") != NULL);
+	free(out);
+}
+
+static void inst_families(void)
+{
+	char *t, *out = (char *)&t, err[INF_TEXT_ERR_MAX] = "";
+
+	expect("llama2_chat", INF_CHAT_LLAMA2, conv_b, 4, true, "<s>", "</s>",
+	       "<s>[INST] <<SYS>>\nYou are a friendly chatbot who always responds in the style of a "
+	       "pirate\n<</SYS>>\n\nHello, how are you? [/INST] I'm doing great. How can I help you "
+	       "today? </s><s>[INST] I'd like to show off how chat templating works! [/INST]");
+	expect("mixtral_instruct_v01", INF_CHAT_MISTRAL, conv_b + 1, 3, true, "<s>", "</s>",
+	       "<s>[INST] Hello, how are you? [/INST]I'm doing great. How can I help you today?</s>"
+	       "[INST] I'd like to show off how chat templating works! [/INST]");
+	expect("mistral_instruct_v01", INF_CHAT_MISTRAL, conv_b + 1, 3, true, "<s>", "</s>",
+	       "<s>[INST] Hello, how are you? [/INST]I'm doing great. How can I help you today?</s> "
+	       "[INST] I'd like to show off how chat templating works! [/INST]");
+	expect("mistral_v3", INF_CHAT_MISTRAL_V3, conv_a, 6, true, "", "</s>",
+	       "[INST] Hello[/INST] Hi there</s>[INST] Who are you[/INST] I am an assistant</s>"
+	       "[INST] You are a helpful assistant\n\nAnother question[/INST]");
+	/* the templates' raise_exception cases are errors naming the problem */
+	t = load("mixtral_instruct_v01");
+	CHECK_EQ(inf_chat_apply_template(t, conv_b, 4, true, "<s>", "</s>", &out, err),
+		 INF_TEXT_EINVAL);
+	CHECK(out == NULL);
+	CHECK_CONTAINS(err, "system");
+	free(t);
+	t = load("llama2_chat");
+	CHECK_EQ(inf_chat_apply_template(t, conv_b + 2, 2, true, "<s>", "</s>", &out, err),
+		 INF_TEXT_EINVAL);
+	CHECK_CONTAINS(err, "must alternate");
+	free(t);
+}
+
+static void zephyr_gemma_phi3(void)
+{
+	char *t, *out = NULL, err[INF_TEXT_ERR_MAX] = "";
+	const struct inf_chat_message heli[] = {conv_b[0],
+		{"user", "How many helicopters can a human eat in one sitting?"}};
+
+	expect("zephyr_tinyllama", INF_CHAT_ZEPHYR, conv_b, 4, false, "<s>", "</s>",
+	       "<|system|>\nYou are a friendly chatbot who always responds in the style of a pirate"
+	       "</s>\n<|user|>\nHello, how are you?</s>\n<|assistant|>\nI'm doing great. How can I "
+	       "help you today?</s>\n<|user|>\nI'd like to show off how chat templating works!</s>\n");
+	expect("zephyr_tinyllama", INF_CHAT_ZEPHYR, heli, 2, true, "<s>", "</s>",
+	       "<|system|>\nYou are a friendly chatbot who always responds in the style of a pirate"
+	       "</s>\n<|user|>\nHow many helicopters can a human eat in one sitting?</s>\n"
+	       "<|assistant|>\n");
+	expect("gemma_2b_it", INF_CHAT_GEMMA, conv_b + 1, 3, false, "", "",
+	       "<start_of_turn>user\nHello, how are you?<end_of_turn>\n<start_of_turn>model\nI'm "
+	       "doing great. How can I help you today?<end_of_turn>\n<start_of_turn>user\nI'd like "
+	       "to show off how chat templating works!<end_of_turn>\n");
+	t = load("gemma_2b_it");
+	CHECK_EQ(inf_chat_apply_template(t, conv_b, 4, true, "<bos>", "", &out, err),
+		 INF_TEXT_EINVAL);
+	CHECK_CONTAINS(err, "system");
+	free(t);
+	expect("phi3_small", INF_CHAT_PHI3, conv_a, 6, true, "", "",
+	       "<|system|>\nYou are a helpful assistant<|end|>\n<|user|>\nHello<|end|>\n<|assistant|>"
+	       "\nHi there<|end|>\n<|user|>\nWho are you<|end|>\n<|assistant|>\n   I am an assistant"
+	       "   <|end|>\n<|user|>\nAnother question<|end|>\n<|assistant|>\n");
+}
+
+static void unknown_templates_are_errors(void)
+{
+	static const char *const unknown[] = {"vicuna", "phi3_mini", "phi4"};
+	char *out = (char *)&out, err[INF_TEXT_ERR_MAX] = "";
+
+	for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
+		char *t = load(unknown[i]);
+
+		CHECK_EQ(inf_chat_detect(t), INF_CHAT_UNKNOWN);
+		CHECK_EQ(inf_chat_apply_template(t, conv_a, 6, true, "", "", &out, err),
+			 INF_TEXT_EUNSUPPORTED);
+		CHECK(out == NULL);
+		CHECK_CONTAINS(err, "not one of the known families");
+		free(t);
+	}
+	CHECK_EQ(inf_chat_detect(NULL), INF_CHAT_UNKNOWN);
+	CHECK_EQ(inf_chat_detect(""), INF_CHAT_UNKNOWN);
+	CHECK_EQ(inf_chat_apply_template(NULL, conv_a, 6, true, "", "", &out, err),
+		 INF_TEXT_EUNSUPPORTED);
+	CHECK_CONTAINS(err, "no tokenizer.chat_template");
+	CHECK_EQ(inf_chat_apply(INF_CHAT_UNKNOWN, conv_a, 6, true, "", "", &out, err),
+		 INF_TEXT_EUNSUPPORTED);
+	CHECK_CONTAINS(err, "unknown");
+	CHECK(strcmp(inf_chat_family_name(INF_CHAT_UNKNOWN), "unknown") == 0);
+	CHECK(strcmp(inf_chat_family_name(INF_CHAT_MISTRAL_V3), "mistral-v3") == 0);
+}
+
+static void bad_messages_are_rejected(void)
+{
+	const struct inf_chat_message tool[] = {{"tool", "x"}};
+	const struct inf_chat_message none[] = {{"user", NULL}};
+	char *out = NULL, err[INF_TEXT_ERR_MAX] = "";
+
+	CHECK_EQ(inf_chat_apply(INF_CHAT_CHATML, tool, 1, true, "", "", &out, err),
+		 INF_TEXT_EINVAL);
+	CHECK_CONTAINS(err, "role \"tool\"");
+	CHECK_EQ(inf_chat_apply(INF_CHAT_CHATML, none, 1, true, "", "", &out, err),
+		 INF_TEXT_EINVAL);
+	CHECK_CONTAINS(err, "message 0 has no content");
+	/* no messages: just the assistant prompt */
+	CHECK_EQ(inf_chat_apply(INF_CHAT_CHATML, NULL, 0, true, "", "", &out, err), 0);
+	CHECK(out && strcmp(out, "<|im_start|>assistant\n") == 0);
+	free(out);
+}
+
+int main(void)
+{
+	RUN(chatml);
+	RUN(llama3_and_31);
+	RUN(inst_families);
+	RUN(zephyr_gemma_phi3);
+	RUN(unknown_templates_are_errors);
+	RUN(bad_messages_are_rejected);
+	return check_summary();
+}

@@ -1,0 +1,454 @@
+/*
+ * Tokenizer unit tests on small hand-made vocabularies: merge order by score
+ * and by rank, byte fallback, space prefix, special tokens, BOS/EOS, output
+ * buffer sizes, pre-tokenizer splits, and every rejected vocabulary.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../unit/check.h"
+#include "text.h"
+#include "tokenizer_internal.h"
+
+#define MAXTOK 400
+
+struct vb {
+	const char *tokens[MAXTOK];
+	uint32_t lens[MAXTOK];
+	float scores[MAXTOK];
+	int32_t types[MAXTOK];
+	char bytes[256][8];
+	uint32_t n;
+	const char *merges[16];
+	uint32_t merge_lens[16];
+	uint32_t n_merges;
+};
+
+static int32_t add(struct vb *v, const char *text, float score, int type)
+{
+	v->tokens[v->n] = text;
+	v->lens[v->n] = (uint32_t)strlen(text);
+	v->scores[v->n] = score;
+	v->types[v->n] = type;
+	return (int32_t)v->n++;
+}
+
+static struct inf_vocab_spec spec_of(struct vb *v, const char *model, const char *pre)
+{
+	return (struct inf_vocab_spec){
+		.model = model, .pre = pre, .n_tokens = v->n, .tokens = v->tokens,
+		.token_lens = v->lens, .scores = v->scores, .types = v->types,
+		.n_merges = v->n_merges, .merges = v->merges, .merge_lens = v->merge_lens,
+		.bos_id = -1, .eos_id = -1, .unk_id = -1, .pad_id = -1, .eot_id = -1,
+		.add_bos = -1, .add_eos = -1, .add_space_prefix = -1,
+	};
+}
+
+/* <unk> <s> </s> <0x00>..<0xFF> then pieces */
+static struct vb spm_vocab;
+static int32_t SP, A, B, C, AB, BC, SPA, SPAB, USR;
+
+static void build_spm(void)
+{
+	struct vb *v = &spm_vocab;
+
+	memset(v, 0, sizeof *v);
+	add(v, "<unk>", 0, INF_TOKEN_UNKNOWN);
+	add(v, "<s>", 0, INF_TOKEN_CONTROL);
+	add(v, "</s>", 0, INF_TOKEN_CONTROL);
+	for (int b = 0; b < 256; b++) {
+		snprintf(v->bytes[b], sizeof v->bytes[b], "<0x%02X>", b);
+		add(v, v->bytes[b], 0, INF_TOKEN_BYTE);
+	}
+	SP = add(v, "\xE2\x96\x81", -1e9f, INF_TOKEN_NORMAL);
+	A = add(v, "a", -1e9f, INF_TOKEN_NORMAL);
+	B = add(v, "b", -1e9f, INF_TOKEN_NORMAL);
+	C = add(v, "c", -1e9f, INF_TOKEN_NORMAL);
+	AB = add(v, "ab", -5, INF_TOKEN_NORMAL);
+	BC = add(v, "bc", -3, INF_TOKEN_NORMAL);
+	SPA = add(v, "\xE2\x96\x81" "a", -4, INF_TOKEN_NORMAL);
+	SPAB = add(v, "\xE2\x96\x81" "ab", -1, INF_TOKEN_NORMAL);
+	USR = add(v, "<|u|>", 0, INF_TOKEN_USER_DEFINED);
+}
+
+static struct inf_tokenizer *make(struct inf_vocab_spec s)
+{
+	struct inf_tokenizer *t = NULL;
+	char err[INF_TEXT_ERR_MAX] = "";
+	int rc = inf_tokenizer_create(&s, &t, err);
+
+	if (rc)
+		fprintf(stderr, "create: %s\n", err);
+	CHECK_EQ(rc, 0);
+	return t;
+}
+
+static size_t tok(struct inf_tokenizer *t, const char *s, bool add_special, bool parse_special,
+		  int32_t *ids)
+{
+	char err[INF_TEXT_ERR_MAX] = "";
+	size_t n = 0;
+	int rc = inf_tokenize(t, s, strlen(s), add_special, parse_special, ids, 64, &n, err);
+
+	if (rc)
+		fprintf(stderr, "tokenize: %s\n", err);
+	CHECK_EQ(rc, 0);
+	return n;
+}
+
+static void spm_merges_highest_score_first(void)
+{
+	struct inf_vocab_spec s = spec_of(&spm_vocab, "llama", NULL);
+	struct inf_tokenizer *t;
+	int32_t ids[64];
+	size_t n;
+
+	s.add_space_prefix = 0;
+	t = make(s);
+	/* "abc": bc (-3) beats ab (-5) */
+	n = tok(t, "abc", false, false, ids);
+	CHECK_EQ(n, 2);
+	CHECK_EQ(ids[0], A);
+	CHECK_EQ(ids[1], BC);
+	inf_tokenizer_free(t);
+
+	spm_vocab.scores[BC] = -6; /* now ab wins */
+	t = make(s);
+	n = tok(t, "abc", false, false, ids);
+	CHECK_EQ(n, 2);
+	CHECK_EQ(ids[0], AB);
+	CHECK_EQ(ids[1], C);
+	inf_tokenizer_free(t);
+	spm_vocab.scores[BC] = -3;
+}
+
+static void spm_space_prefix_and_byte_fallback(void)
+{
+	struct inf_vocab_spec s = spec_of(&spm_vocab, "llama", NULL);
+	struct inf_tokenizer *t = make(s); /* add_space_prefix absent: on */
+	int32_t ids[64];
+	char piece[16];
+	size_t n = tok(t, "ab\xC3\xA9", false, false, ids);
+
+	CHECK_EQ(n, 3);
+	CHECK_EQ(ids[0], SPAB);
+	CHECK_EQ(ids[1], 3 + 0xC3);
+	CHECK_EQ(ids[2], 3 + 0xA9);
+	/* invalid UTF-8 goes through the byte tokens unchanged */
+	n = tok(t, "\xFF", false, false, ids);
+	CHECK_EQ(n, 2);
+	CHECK_EQ(ids[0], SP);
+	CHECK_EQ(ids[1], 3 + 0xFF);
+	CHECK_EQ(inf_token_to_piece(t, ids[1], false, piece, sizeof piece), 1);
+	CHECK_EQ((unsigned char)piece[0], 0xFF);
+	CHECK_EQ(inf_token_to_piece(t, SPAB, false, piece, sizeof piece), 3);
+	CHECK(memcmp(piece, " ab", 3) == 0);
+	/* the empty text is no tokens, not a lone space */
+	CHECK_EQ(tok(t, "", false, false, ids), 0);
+	CHECK(inf_tokenizer_adds_space_prefix(t));
+	inf_tokenizer_free(t);
+	s.add_space_prefix = 0;
+	t = make(s);
+	CHECK(!inf_tokenizer_adds_space_prefix(t));
+	CHECK_EQ(tok(t, "ab", false, false, ids), 1);
+	CHECK_EQ(ids[0], AB);
+	inf_tokenizer_free(t);
+}
+
+static void spm_unknown_without_byte_tokens(void)
+{
+	struct vb v = {0};
+	int32_t ids[64], a;
+	struct inf_vocab_spec s;
+	struct inf_tokenizer *t;
+
+	add(&v, "<unk>", 0, INF_TOKEN_UNKNOWN);
+	a = add(&v, "a", 0, INF_TOKEN_NORMAL);
+	s = spec_of(&v, "llama", NULL);
+	s.unk_id = 0;
+	s.add_space_prefix = 0;
+	t = make(s);
+	CHECK_EQ(tok(t, "a\xC3\xA9" "a", false, false, ids), 3);
+	CHECK_EQ(ids[0], a);
+	CHECK_EQ(ids[1], 0); /* one unknown token for the whole character */
+	CHECK_EQ(ids[2], a);
+	inf_tokenizer_free(t);
+}
+
+/* A piece with "▁" inside lets merges cross word starts: no word-by-word
+ * shortcut then. */
+static void spm_pieces_spanning_a_space(void)
+{
+	struct vb v = {0};
+	int32_t ids[64], ab;
+	struct inf_vocab_spec s;
+	struct inf_tokenizer *t;
+
+	add(&v, "a", -1e9f, INF_TOKEN_NORMAL);
+	add(&v, "b", -1e9f, INF_TOKEN_NORMAL);
+	add(&v, "\xE2\x96\x81", -1e9f, INF_TOKEN_NORMAL);
+	add(&v, "a\xE2\x96\x81", -2, INF_TOKEN_NORMAL);
+	ab = add(&v, "a\xE2\x96\x81" "b", -1, INF_TOKEN_NORMAL);
+	s = spec_of(&v, "llama", NULL);
+	s.add_space_prefix = 0;
+	t = make(s);
+	CHECK_EQ(tok(t, "a b", false, false, ids), 1);
+	CHECK_EQ(ids[0], ab);
+	inf_tokenizer_free(t);
+}
+
+static void specials_bos_eos_and_parse_special(void)
+{
+	struct inf_vocab_spec s = spec_of(&spm_vocab, "llama", NULL);
+	struct inf_tokenizer *t;
+	int32_t ids[64];
+	char piece[16];
+	size_t n;
+
+	s.bos_id = 1, s.eos_id = 2, s.add_eos = 1, s.add_space_prefix = 0;
+	t = make(s);
+	n = tok(t, "a<s>a", true, true, ids);
+	CHECK_EQ(n, 5);
+	CHECK_EQ(ids[0], 1);
+	CHECK_EQ(ids[1], A);
+	CHECK_EQ(ids[2], 1);
+	CHECK_EQ(ids[3], A);
+	CHECK_EQ(ids[4], 2);
+	/* without parse_special "<s>" is text; user-defined tokens always match */
+	n = tok(t, "<s><|u|>", false, false, ids);
+	CHECK(n > 2);
+	CHECK_EQ(ids[n - 1], USR);
+	CHECK(ids[0] != 1);
+	CHECK_EQ(inf_token_to_piece(t, 1, false, piece, sizeof piece), 0);
+	CHECK_EQ(inf_token_to_piece(t, 1, true, piece, sizeof piece), 3);
+	CHECK(inf_tokenizer_is_eog(t, 2));
+	CHECK(!inf_tokenizer_is_eog(t, 1));
+	CHECK_EQ(inf_tokenizer_bos(t), 1);
+	CHECK_EQ(inf_tokenizer_eos(t), 2);
+	CHECK_EQ(inf_token_to_piece(t, -1, false, piece, sizeof piece), INF_TEXT_EINVAL);
+	CHECK_EQ(inf_token_to_piece(t, (int32_t)spm_vocab.n, false, piece, sizeof piece),
+		 INF_TEXT_EINVAL);
+	inf_tokenizer_free(t);
+}
+
+static void output_buffer_too_small_says_how_many(void)
+{
+	struct inf_vocab_spec s = spec_of(&spm_vocab, "llama", NULL);
+	struct inf_tokenizer *t = make(s);
+	char err[INF_TEXT_ERR_MAX] = "";
+	int32_t ids[2];
+	size_t n = 0;
+
+	CHECK_EQ(inf_tokenize(t, "c c c", 5, false, false, ids, 2, &n, err), INF_TEXT_ERANGE);
+	CHECK_EQ(n, 6);
+	CHECK_EQ(inf_tokenize(t, "c c c", 5, false, false, NULL, 0, &n, err), INF_TEXT_ERANGE);
+	CHECK_EQ(n, 6);
+	inf_tokenizer_free(t);
+}
+
+/* ---- byte-level BPE ---- */
+
+static struct vb bpe_vocab;
+static char bpe_bytes[256][4];
+
+static void build_bpe(void)
+{
+	struct vb *v = &bpe_vocab;
+	uint32_t next = 256;
+
+	memset(v, 0, sizeof *v);
+	for (uint32_t b = 0; b < 256; b++) { /* GPT-2's byte map */
+		bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE;
+		uint32_t cp = printable ? b : next++;
+		size_t k = inf_utf8_put(cp, bpe_bytes[b]);
+
+		bpe_bytes[b][k] = 0;
+		add(v, bpe_bytes[b], 0, INF_TOKEN_NORMAL);
+	}
+	add(v, "ab", 0, INF_TOKEN_NORMAL);        /* 256 */
+	add(v, "abc", 0, INF_TOKEN_NORMAL);       /* 257 */
+	add(v, "bc", 0, INF_TOKEN_NORMAL);        /* 258 */
+	add(v, "\xC4\xA0" "a", 0, INF_TOKEN_NORMAL); /* 259: " a" */
+	add(v, "<|end|>", 0, INF_TOKEN_CONTROL);  /* 260 */
+	add(v, "xyz", 0, INF_TOKEN_NORMAL);       /* 261: no merges make it */
+	v->merges[0] = "b c";
+	v->merges[1] = "a b";
+	v->merges[2] = "a bc";
+	v->merges[3] = "\xC4\xA0 a";
+	v->n_merges = 4;
+	for (uint32_t i = 0; i < v->n_merges; i++)
+		v->merge_lens[i] = (uint32_t)strlen(v->merges[i]);
+}
+
+static void bpe_merges_lowest_rank_first(void)
+{
+	struct inf_vocab_spec s = spec_of(&bpe_vocab, "gpt2", "qwen2");
+	struct inf_tokenizer *t;
+	int32_t ids[64];
+	char piece[8];
+	size_t n;
+
+	s.scores = NULL;
+	t = make(s);
+	n = tok(t, "abc a", false, false, ids);
+	CHECK_EQ(n, 2); /* "abc": b c first, then a bc; " a" */
+	CHECK_EQ(ids[0], 257);
+	CHECK_EQ(ids[1], 259);
+	n = tok(t, "ab", false, false, ids);
+	CHECK_EQ(n, 1);
+	CHECK_EQ(ids[0], 256);
+	CHECK_EQ(inf_token_to_piece(t, 259, false, piece, sizeof piece), 2);
+	CHECK(memcmp(piece, " a", 2) == 0);
+	/* the words of "xyz" are merged, never looked up whole (not llama3) */
+	n = tok(t, "xyz", false, false, ids);
+	CHECK_EQ(n, 3);
+	/* control token only with parse_special */
+	n = tok(t, "a<|end|>", false, true, ids);
+	CHECK_EQ(n, 2);
+	CHECK_EQ(ids[1], 260);
+	n = tok(t, "a<|end|>", false, false, ids);
+	CHECK(n > 2);
+	inf_tokenizer_free(t);
+
+	/* llama3: a word that is a token is taken whole (ignore_merges) */
+	s.pre = "llama-bpe";
+	t = make(s);
+	n = tok(t, "xyz", false, false, ids);
+	CHECK_EQ(n, 1);
+	CHECK_EQ(ids[0], 261);
+	inf_tokenizer_free(t);
+}
+
+static void pretokenizer_splits(void)
+{
+	static const struct {
+		enum inf_pre pre;
+		const char *text;
+		const char *words[12];
+	} cases[] = {
+		{INF_PRE_LLAMA3, "Hello world's  123456 !!\n\n  x",
+		 {"Hello", " world", "'s", " ", " ", "123", "456", " !!\n\n", " ", " x"}},
+		{INF_PRE_QWEN2, "a 123", {"a", " ", "1", "2", "3"}},
+		{INF_PRE_GPT2, "I'M  ok 42x", {"I", "'", "M", " ", " ok", " 42", "x"}},
+		{INF_PRE_LLAMA3, "I'M x\r\n\ty", {"I", "'M", " x", "\r\n", "\ty"}},
+	};
+
+	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+		uint32_t cps[64];
+		size_t offs[65], ends[64], n = 0, len = strlen(cases[c].text), words, start = 0;
+
+		for (size_t i = 0; i < len;) {
+			offs[n] = i;
+			i += inf_utf8_next((const unsigned char *)cases[c].text + i, len - i, &cps[n]);
+			n++;
+		}
+		offs[n] = len;
+		words = inf_pretokenize(cases[c].pre, cps, n, ends);
+		for (size_t w = 0; w < words; w++) {
+			const char *want = cases[c].words[w];
+			size_t a = offs[start], b = offs[ends[w]];
+
+			CHECK(want != NULL);
+			if (want && (strlen(want) != b - a || memcmp(want, cases[c].text + a, b - a))) {
+				fprintf(stderr, "case %zu word %zu: got \"%.*s\" want \"%s\"\n", c, w,
+					(int)(b - a), cases[c].text + a, want);
+				check_failures++;
+			}
+			start = ends[w];
+		}
+		CHECK(cases[c].words[words] == NULL);
+	}
+}
+
+static void utf8_replacement_matches_whatwg(void)
+{
+	/* TextDecoder: "\xF0\x9F\x98" one U+FFFD; "\xED\xA0\x80" three; "\xC0\xAF" two */
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{"a\xF0\x9F\x98" "b", "a\xEF\xBF\xBD" "b"},
+		{"\xED\xA0\x80", "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"},
+		{"\xC0\xAF", "\xEF\xBF\xBD\xEF\xBF\xBD"},
+		{"\xE4\xB8\xE4\xB8\x80", "\xEF\xBF\xBD\xE4\xB8\x80"},
+		{"ok", "ok"},
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		size_t n;
+		char *r = inf_utf8_replace_invalid(cases[i].in, strlen(cases[i].in), &n);
+
+		CHECK(r && n == strlen(cases[i].out) && memcmp(r, cases[i].out, n) == 0);
+		free(r);
+	}
+}
+
+static void expect_error(struct inf_vocab_spec s, int code, const char *msg)
+{
+	struct inf_tokenizer *t = (struct inf_tokenizer *)&t;
+	char err[INF_TEXT_ERR_MAX] = "";
+
+	CHECK_EQ(inf_tokenizer_create(&s, &t, err), code);
+	CHECK(t == NULL);
+	CHECK_CONTAINS(err, msg);
+}
+
+static void bad_vocabularies_are_rejected_by_name(void)
+{
+	struct inf_vocab_spec s = spec_of(&spm_vocab, "llama", NULL), b;
+	int32_t bad_type;
+
+	b = s, b.model = "bert";
+	expect_error(b, INF_TEXT_EUNSUPPORTED, "\"bert\" is not supported");
+	b = s, b.model = NULL;
+	expect_error(b, INF_TEXT_EINVAL, "tokenizer.ggml.model is missing");
+	b = s, b.pre = "falcon";
+	expect_error(b, INF_TEXT_EUNSUPPORTED, "\"falcon\"");
+	b = s, b.bos_id = 99999;
+	expect_error(b, INF_TEXT_EINVAL, "bos_token_id 99999 is out of range");
+	b = s, b.add_eos = 1;
+	expect_error(b, INF_TEXT_EINVAL, "add_eos_token is set but there is no eos_token_id");
+	b = s, b.add_bos = 2;
+	expect_error(b, INF_TEXT_EINVAL, "add_bos_token is 2");
+	b = s, b.scores = NULL;
+	expect_error(b, INF_TEXT_EINVAL, "needs tokenizer.ggml.scores");
+	b = s, b.n_tokens = 0;
+	expect_error(b, INF_TEXT_EINVAL, "tokenizer.ggml.tokens is missing or empty");
+	bad_type = spm_vocab.types[5];
+	spm_vocab.types[5] = 9;
+	expect_error(s, INF_TEXT_EINVAL, "token 5 has type 9");
+	spm_vocab.types[5] = bad_type;
+
+	s = spec_of(&bpe_vocab, "gpt2", "llama-bpe");
+	b = s, b.pre = "deepseek-llm";
+	expect_error(b, INF_TEXT_EUNSUPPORTED, "pre-tokenizer \"deepseek-llm\"");
+	b = s, b.add_space_prefix = 1;
+	expect_error(b, INF_TEXT_EUNSUPPORTED, "add_space_prefix=1");
+	b = s, b.n_tokens = 200; /* bytes 200..255 have no token */
+	b.n_merges = 0;
+	expect_error(b, INF_TEXT_EINVAL, "no token for byte 0x");
+	bpe_vocab.merges[0] = "bc";
+	bpe_vocab.merge_lens[0] = 2;
+	expect_error(s, INF_TEXT_EINVAL, "merge 0 is not two tokens");
+	bpe_vocab.merges[0] = "q zz";
+	bpe_vocab.merge_lens[0] = 4;
+	expect_error(s, INF_TEXT_EINVAL, "merge 0 names a token that is not in the vocabulary");
+	bpe_vocab.merges[0] = "b c";
+	bpe_vocab.merge_lens[0] = 3;
+}
+
+int main(void)
+{
+	build_spm();
+	build_bpe();
+	RUN(spm_merges_highest_score_first);
+	RUN(spm_space_prefix_and_byte_fallback);
+	RUN(spm_unknown_without_byte_tokens);
+	RUN(spm_pieces_spanning_a_space);
+	RUN(specials_bos_eos_and_parse_special);
+	RUN(output_buffer_too_small_says_how_many);
+	RUN(bpe_merges_lowest_rank_first);
+	RUN(pretokenizer_splits);
+	RUN(utf8_replacement_matches_whatwg);
+	RUN(bad_vocabularies_are_rejected_by_name);
+	return check_summary();
+}
