@@ -12,18 +12,6 @@
 
 #include "text.h"
 
-static void set_err(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_err(char *err, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, INF_TEXT_ERR_MAX, fmt, ap);
-	va_end(ap);
-}
-
 static bool has(const char *s, const char *sub)
 {
 	return strstr(s, sub) != NULL;
@@ -193,11 +181,11 @@ static int check_alternation(enum inf_chat_family f, const struct inf_chat_messa
 
 		if (!role_is(&msgs[i], want)) {
 			if (role_is(&msgs[i], "system"))
-				set_err(err, "chat template %s: a system message is only possible "
+				inf_text_set_err(err, "chat template %s: a system message is only possible "
 					"%s", inf_chat_family_name(f),
 					allow_system ? "first" : "nowhere (the template rejects it)");
 			else
-				set_err(err, "chat template %s: message %zu has role \"%.32s\" where "
+				inf_text_set_err(err, "chat template %s: message %zu has role \"%.32s\" where "
 					"roles must alternate user/assistant", inf_chat_family_name(f),
 					i, msgs[i].role);
 			return INF_TEXT_EINVAL;
@@ -383,7 +371,7 @@ static int render(enum inf_chat_family f, struct buf *b, const struct inf_chat_m
 		puts_(b, add_assistant ? "<|assistant|>\n" : eos);
 		return 0;
 	default:
-		set_err(err, "chat template: family %d is unknown (the known families: chatml, "
+		inf_text_set_err(err, "chat template: family %d is unknown (the known families: chatml, "
 			"llama3, llama3.1, llama2, mistral, mistral-v3, zephyr, gemma, phi3); use raw "
 			"completion", (int)f);
 		return INF_TEXT_EUNSUPPORTED;
@@ -400,12 +388,12 @@ static int apply(enum inf_chat_family family, const struct inf_chat_message *msg
 	*out = NULL;
 	for (size_t i = 0; i < n; i++) {
 		if (!msgs[i].role || !msgs[i].content) {
-			set_err(err, "chat: message %zu has no %s", i, msgs[i].role ? "content" : "role");
+			inf_text_set_err(err, "chat: message %zu has no %s", i, msgs[i].role ? "content" : "role");
 			return INF_TEXT_EINVAL;
 		}
 		if (!role_is(&msgs[i], "system") && !role_is(&msgs[i], "user") &&
 		    !role_is(&msgs[i], "assistant")) {
-			set_err(err, "chat: message %zu has role \"%.32s\" (system, user or "
+			inf_text_set_err(err, "chat: message %zu has role \"%.32s\" (system, user or "
 				"assistant)", i, msgs[i].role);
 			return INF_TEXT_EINVAL;
 		}
@@ -413,7 +401,7 @@ static int apply(enum inf_chat_family family, const struct inf_chat_message *msg
 	rc = render(family, &b, msgs, n, add_assistant, bos ? bos : "", eos ? eos : "",
 		    v, err);
 	if (!rc && b.failed) {
-		set_err(err, "chat: out of memory");
+		inf_text_set_err(err, "chat: out of memory");
 		rc = INF_TEXT_ENOMEM;
 	}
 	if (rc) {
@@ -423,7 +411,7 @@ static int apply(enum inf_chat_family family, const struct inf_chat_message *msg
 	if (!b.s) {
 		b.s = calloc(1, 1);
 		if (!b.s) {
-			set_err(err, "chat: out of memory");
+			inf_text_set_err(err, "chat: out of memory");
 			return INF_TEXT_ENOMEM;
 		}
 	}
@@ -489,7 +477,7 @@ int inf_chat_apply_template(const char *template_text, const struct inf_chat_mes
 
 	*out = NULL;
 	if (f == INF_CHAT_UNKNOWN) {
-		set_err(err, "chat template: %s; use raw completion",
+		inf_text_set_err(err, "chat template: %s; use raw completion",
 			template_text && *template_text ?
 				"the model's tokenizer.chat_template is not one of the known "
 				"families (chatml, llama3, llama3.1, llama2, mistral, mistral-v3, "

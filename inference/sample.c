@@ -37,18 +37,6 @@ struct inf_sampler {
 	double *probs;          /* (n_vocab) scratch */
 };
 
-static void set_err(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_err(char *err, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, INF_TEXT_ERR_MAX, fmt, ap);
-	va_end(ap);
-}
-
 void inf_sampler_params_default(struct inf_sampler_params *p)
 {
 	/* llama.cpp's defaults, but penalties off */
@@ -74,43 +62,43 @@ int inf_sampler_params_check(const struct inf_sampler_params *p, uint32_t n_voca
 			     char err[INF_TEXT_ERR_MAX])
 {
 	if (!in_range(p->temperature, 0, 100)) {
-		set_err(err, "temperature %g is out of range [0, 100]", p->temperature);
+		inf_text_set_err(err, "temperature %g is out of range [0, 100]", p->temperature);
 		return INF_TEXT_EINVAL;
 	}
 	if (p->top_k < 0 || (uint32_t)p->top_k > n_vocab) {
-		set_err(err, "top_k %d is out of range [0, %u] (0 = off; the vocabulary has %u "
+		inf_text_set_err(err, "top_k %d is out of range [0, %u] (0 = off; the vocabulary has %u "
 			"tokens)", p->top_k, n_vocab, n_vocab);
 		return INF_TEXT_EINVAL;
 	}
 	if (!in_range(p->top_p, 0, 1) || p->top_p == 0) {
-		set_err(err, "top_p %g is out of range (0, 1] (1 = off)", p->top_p);
+		inf_text_set_err(err, "top_p %g is out of range (0, 1] (1 = off)", p->top_p);
 		return INF_TEXT_EINVAL;
 	}
 	if (!in_range(p->min_p, 0, 1) || p->min_p == 1) {
-		set_err(err, "min_p %g is out of range [0, 1) (0 = off)", p->min_p);
+		inf_text_set_err(err, "min_p %g is out of range [0, 1) (0 = off)", p->min_p);
 		return INF_TEXT_EINVAL;
 	}
 	if (!in_range(p->repeat_penalty, 0, 10) || p->repeat_penalty == 0) {
-		set_err(err, "repeat_penalty %g is out of range (0, 10] (1 = off)",
+		inf_text_set_err(err, "repeat_penalty %g is out of range (0, 10] (1 = off)",
 			p->repeat_penalty);
 		return INF_TEXT_EINVAL;
 	}
 	if (p->repeat_last_n < 0) {
-		set_err(err, "repeat_last_n %d is out of range [0, n_ctx]", p->repeat_last_n);
+		inf_text_set_err(err, "repeat_last_n %d is out of range [0, n_ctx]", p->repeat_last_n);
 		return INF_TEXT_EINVAL;
 	}
 	if (!in_range(p->frequency_penalty, -2, 2)) {
-		set_err(err, "frequency_penalty %g is out of range [-2, 2] (0 = off)",
+		inf_text_set_err(err, "frequency_penalty %g is out of range [-2, 2] (0 = off)",
 			p->frequency_penalty);
 		return INF_TEXT_EINVAL;
 	}
 	if (!in_range(p->presence_penalty, -2, 2)) {
-		set_err(err, "presence_penalty %g is out of range [-2, 2] (0 = off)",
+		inf_text_set_err(err, "presence_penalty %g is out of range [-2, 2] (0 = off)",
 			p->presence_penalty);
 		return INF_TEXT_EINVAL;
 	}
 	if (n_vocab == 0) {
-		set_err(err, "n_vocab is 0");
+		inf_text_set_err(err, "n_vocab is 0");
 		return INF_TEXT_EINVAL;
 	}
 	return 0;
@@ -163,7 +151,7 @@ int inf_sampler_create(const struct inf_sampler_params *p, uint32_t n_vocab,
 		return rc;
 	s = calloc(1, sizeof *s);
 	if (!s) {
-		set_err(err, "sampler: out of memory");
+		inf_text_set_err(err, "sampler: out of memory");
 		return INF_TEXT_ENOMEM;
 	}
 	s->p = *p;
@@ -173,7 +161,7 @@ int inf_sampler_create(const struct inf_sampler_params *p, uint32_t n_vocab,
 	s->probs = malloc(n_vocab * sizeof *s->probs);
 	if (!s->cand || !s->counts || !s->probs) {
 		inf_sampler_free(s);
-		set_err(err, "sampler: out of memory for %u tokens", n_vocab);
+		inf_text_set_err(err, "sampler: out of memory for %u tokens", n_vocab);
 		return INF_TEXT_ENOMEM;
 	}
 	x = p->seed;

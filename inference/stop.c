@@ -29,18 +29,6 @@ struct inf_stop_matcher {
 	bool done;
 };
 
-static void set_err(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_err(char *err, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, INF_TEXT_ERR_MAX, fmt, ap);
-	va_end(ap);
-}
-
 int inf_stop_create(const char *const *stops, size_t n_stops, struct inf_stop_matcher **out,
 		    char err[INF_TEXT_ERR_MAX])
 {
@@ -48,18 +36,18 @@ int inf_stop_create(const char *const *stops, size_t n_stops, struct inf_stop_ma
 
 	*out = NULL;
 	if (n_stops > STOP_MAX_STRINGS) {
-		set_err(err, "stop: %zu stop strings (at most %d)", n_stops, STOP_MAX_STRINGS);
+		inf_text_set_err(err, "stop: %zu stop strings (at most %d)", n_stops, STOP_MAX_STRINGS);
 		return INF_TEXT_EINVAL;
 	}
 	for (size_t i = 0; i < n_stops; i++) {
 		size_t len = stops[i] ? strlen(stops[i]) : 0;
 
 		if (len == 0) {
-			set_err(err, "stop: stop string %zu is empty", i);
+			inf_text_set_err(err, "stop: stop string %zu is empty", i);
 			return INF_TEXT_EINVAL;
 		}
 		if (len > STOP_MAX_LEN) {
-			set_err(err, "stop: stop string %zu is %zu bytes long (at most %d)", i, len,
+			inf_text_set_err(err, "stop: stop string %zu is %zu bytes long (at most %d)", i, len,
 				STOP_MAX_LEN);
 			return INF_TEXT_EINVAL;
 		}
@@ -85,7 +73,7 @@ int inf_stop_create(const char *const *stops, size_t n_stops, struct inf_stop_ma
 	return 0;
 nomem:
 	inf_stop_free(m);
-	set_err(err, "stop: out of memory");
+	inf_text_set_err(err, "stop: out of memory");
 	return INF_TEXT_ENOMEM;
 }
 

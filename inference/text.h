@@ -28,6 +28,9 @@ enum {
 	INF_TEXT_ERANGE = -4,       /* output buffer too small; *n_out says how many needed */
 };
 
+/* Writes a message into err (INF_TEXT_ERR_MAX bytes; NULL = no message). */
+void inf_text_set_err(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* GGUF token types (tokenizer.ggml.token_type). */
 enum inf_token_type {
 	INF_TOKEN_UNDEFINED = 0,

@@ -70,8 +70,9 @@ struct inf_tokenizer {
 
 static const char spm_space[] = "\xE2\x96\x81"; /* U+2581 */
 
-static void set_err(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_err(char *err, const char *fmt, ...)
+/* The one error writer of the text side: err may be NULL (the caller does not
+ * want the message). */
+void inf_text_set_err(char *err, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -271,7 +272,7 @@ static int cmp_special(const void *a, const void *b, void *arg)
 static int check_id(const struct inf_vocab_spec *s, int32_t id, const char *what, char *err)
 {
 	if (id < -1 || (id >= 0 && (uint32_t)id >= s->n_tokens)) {
-		set_err(err, "tokenizer: %s %d is out of range (vocabulary has %u tokens)", what, id,
+		inf_text_set_err(err, "tokenizer: %s %d is out of range (vocabulary has %u tokens)", what, id,
 			s->n_tokens);
 		return INF_TEXT_EINVAL;
 	}
@@ -281,7 +282,7 @@ static int check_id(const struct inf_vocab_spec *s, int32_t id, const char *what
 static int check_flag(int v, const char *what, char *err)
 {
 	if (v < -1 || v > 1) {
-		set_err(err, "tokenizer: %s is %d (expected 0, 1 or absent)", what, v);
+		inf_text_set_err(err, "tokenizer: %s is %d (expected 0, 1 or absent)", what, v);
 		return INF_TEXT_EINVAL;
 	}
 	return 0;
@@ -292,33 +293,33 @@ static int check_spec(const struct inf_vocab_spec *s, char *err)
 	int rc;
 
 	if (!s->model) {
-		set_err(err, "tokenizer: tokenizer.ggml.model is missing");
+		inf_text_set_err(err, "tokenizer: tokenizer.ggml.model is missing");
 		return INF_TEXT_EINVAL;
 	}
 	if (s->n_tokens == 0 || !s->tokens || !s->token_lens) {
-		set_err(err, "tokenizer: tokenizer.ggml.tokens is missing or empty");
+		inf_text_set_err(err, "tokenizer: tokenizer.ggml.tokens is missing or empty");
 		return INF_TEXT_EINVAL;
 	}
 	if (s->n_tokens > INT32_MAX) {
-		set_err(err, "tokenizer: %u tokens is more than token ids can hold", s->n_tokens);
+		inf_text_set_err(err, "tokenizer: %u tokens is more than token ids can hold", s->n_tokens);
 		return INF_TEXT_EINVAL;
 	}
 	if (s->n_merges && (!s->merges || !s->merge_lens)) {
-		set_err(err, "tokenizer: %u merges announced but none given", s->n_merges);
+		inf_text_set_err(err, "tokenizer: %u merges announced but none given", s->n_merges);
 		return INF_TEXT_EINVAL;
 	}
 	for (uint32_t i = 0; i < s->n_tokens; i++) {
 		if (!s->tokens[i] && s->token_lens[i]) {
-			set_err(err, "tokenizer: token %u has no text", i);
+			inf_text_set_err(err, "tokenizer: token %u has no text", i);
 			return INF_TEXT_EINVAL;
 		}
 		if (s->types && (s->types[i] < 0 || s->types[i] > INF_TOKEN_BYTE)) {
-			set_err(err, "tokenizer: token %u has type %d (tokenizer.ggml.token_type "
+			inf_text_set_err(err, "tokenizer: token %u has type %d (tokenizer.ggml.token_type "
 				"values are 0-6)", i, s->types[i]);
 			return INF_TEXT_EINVAL;
 		}
 		if (s->scores && !isfinite(s->scores[i])) {
-			set_err(err, "tokenizer: token %u has a score that is not finite", i);
+			inf_text_set_err(err, "tokenizer: token %u has a score that is not finite", i);
 			return INF_TEXT_EINVAL;
 		}
 	}
@@ -332,11 +333,11 @@ static int check_spec(const struct inf_vocab_spec *s, char *err)
 	    (rc = check_flag(s->add_space_prefix, "add_space_prefix", err)))
 		return rc;
 	if (s->add_bos == 1 && s->bos_id < 0) {
-		set_err(err, "tokenizer: add_bos_token is set but there is no bos_token_id");
+		inf_text_set_err(err, "tokenizer: add_bos_token is set but there is no bos_token_id");
 		return INF_TEXT_EINVAL;
 	}
 	if (s->add_eos == 1 && s->eos_id < 0) {
-		set_err(err, "tokenizer: add_eos_token is set but there is no eos_token_id");
+		inf_text_set_err(err, "tokenizer: add_eos_token is set but there is no eos_token_id");
 		return INF_TEXT_EINVAL;
 	}
 	return 0;
@@ -349,7 +350,7 @@ static int setup_kind(struct inf_tokenizer *t, const struct inf_vocab_spec *s, c
 	if (strcmp(s->model, "llama") == 0) {
 		t->kind = TOK_SPM;
 		if (pre && strcmp(pre, "default") != 0) {
-			set_err(err, "tokenizer: pre-tokenizer \"%.64s\" is not supported with the "
+			inf_text_set_err(err, "tokenizer: pre-tokenizer \"%.64s\" is not supported with the "
 				"\"llama\" (SentencePiece) model", pre);
 			return INF_TEXT_EUNSUPPORTED;
 		}
@@ -368,18 +369,18 @@ static int setup_kind(struct inf_tokenizer *t, const struct inf_vocab_spec *s, c
 		} else if (strcmp(pre, "qwen2") == 0) {
 			t->pre = INF_PRE_QWEN2;
 		} else {
-			set_err(err, "tokenizer: pre-tokenizer \"%.64s\" is not supported (supported: "
+			inf_text_set_err(err, "tokenizer: pre-tokenizer \"%.64s\" is not supported (supported: "
 				"default, llama-bpe, qwen2)", pre);
 			return INF_TEXT_EUNSUPPORTED;
 		}
 		if (s->add_space_prefix == 1) {
-			set_err(err, "tokenizer: add_space_prefix=1 is not supported for \"gpt2\" "
+			inf_text_set_err(err, "tokenizer: add_space_prefix=1 is not supported for \"gpt2\" "
 				"tokenizers");
 			return INF_TEXT_EUNSUPPORTED;
 		}
 		return 0;
 	}
-	set_err(err, "tokenizer: tokenizer model \"%.64s\" is not supported (supported: llama, gpt2)",
+	inf_text_set_err(err, "tokenizer: tokenizer model \"%.64s\" is not supported (supported: llama, gpt2)",
 		s->model);
 	return INF_TEXT_EUNSUPPORTED;
 }
@@ -393,7 +394,7 @@ static int copy_tokens(struct inf_tokenizer *t, const struct inf_vocab_spec *s, 
 
 	for (uint32_t i = 0; i < s->n_tokens; i++) {
 		if (s->token_lens[i] > SIZE_MAX / 2 - total) {
-			set_err(err, "tokenizer: tokens too long");
+			inf_text_set_err(err, "tokenizer: tokens too long");
 			return INF_TEXT_EINVAL;
 		}
 		total += s->token_lens[i];
@@ -449,14 +450,14 @@ static int build_maps(struct inf_tokenizer *t, const struct inf_vocab_spec *s, c
 			buf[0] = (char)b;
 			t->byte_token[b] = str_map_get(t, buf, 1);
 			if (t->byte_token[b] < 0) {
-				set_err(err, "tokenizer: the gpt2 vocabulary has no token for byte "
+				inf_text_set_err(err, "tokenizer: the gpt2 vocabulary has no token for byte "
 					"0x%02X", b);
 				return INF_TEXT_EINVAL;
 			}
 		}
 	}
 	if (t->kind == TOK_SPM && s->n_merges) {
-		set_err(err, "tokenizer: the \"llama\" (SentencePiece) model uses scores, not "
+		inf_text_set_err(err, "tokenizer: the \"llama\" (SentencePiece) model uses scores, not "
 			"merges, but %u merges were given", s->n_merges);
 		return INF_TEXT_EINVAL;
 	}
@@ -477,7 +478,7 @@ static int build_maps(struct inf_tokenizer *t, const struct inf_vocab_spec *s, c
 		}
 	}
 	if (t->kind == TOK_SPM && !s->scores) {
-		set_err(err, "tokenizer: the \"llama\" (SentencePiece) model needs "
+		inf_text_set_err(err, "tokenizer: the \"llama\" (SentencePiece) model needs "
 			"tokenizer.ggml.scores");
 		return INF_TEXT_EINVAL;
 	}
@@ -498,7 +499,7 @@ static int build_maps(struct inf_tokenizer *t, const struct inf_vocab_spec *s, c
 
 			sp = m ? memchr(m, ' ', len) : NULL;
 			if (!sp || sp == m || sp == m + len - 1) {
-				set_err(err, "tokenizer: merge %u is not two tokens separated by a "
+				inf_text_set_err(err, "tokenizer: merge %u is not two tokens separated by a "
 					"space", r);
 				return INF_TEXT_EINVAL;
 			}
@@ -509,7 +510,7 @@ static int build_maps(struct inf_tokenizer *t, const struct inf_vocab_spec *s, c
 			lb = la < 0 ? -1 : gpt2_unmap(sp + 1, len - (size_t)(sp - m) - 1, buf + la);
 			if (la < 0 || lb < 0) {
 				free(buf);
-				set_err(err, "tokenizer: merge %u holds a character outside the byte "
+				inf_text_set_err(err, "tokenizer: merge %u holds a character outside the byte "
 					"map", r);
 				return INF_TEXT_EINVAL;
 			}
@@ -518,7 +519,7 @@ static int build_maps(struct inf_tokenizer *t, const struct inf_vocab_spec *s, c
 			res = str_map_get(t, buf, (size_t)(la + lb));
 			free(buf);
 			if (a < 0 || b < 0) {
-				set_err(err, "tokenizer: merge %u names a token that is not in the "
+				inf_text_set_err(err, "tokenizer: merge %u names a token that is not in the "
 					"vocabulary", r);
 				return INF_TEXT_EINVAL;
 			}
@@ -564,7 +565,7 @@ int inf_tokenizer_create(const struct inf_vocab_spec *spec, struct inf_tokenizer
 	if ((rc = setup_kind(t, spec, err)) || (rc = copy_tokens(t, spec, err)) ||
 	    (rc = build_maps(t, spec, err)) || (rc = build_specials(t))) {
 		if (rc == INF_TEXT_ENOMEM)
-			set_err(err, "tokenizer: out of memory");
+			inf_text_set_err(err, "tokenizer: out of memory");
 		inf_tokenizer_free(t);
 		return rc;
 	}
@@ -831,7 +832,7 @@ static int spm_encode(const struct inf_tokenizer *t, struct work *w, const char 
 			if (bt < 0)
 				bt = t->unk;
 			if (bt < 0) {
-				set_err(err, "tokenizer: byte 0x%02X has no <0x%02X> token and the "
+				inf_text_set_err(err, "tokenizer: byte 0x%02X has no <0x%02X> token and the "
 					"vocabulary has no unknown token",
 					(unsigned char)w->buf[s->start + k],
 					(unsigned char)w->buf[s->start + k]);
@@ -973,11 +974,11 @@ int inf_tokenize(const struct inf_tokenizer *t, const char *text, size_t len, bo
 
 	*n_out = 0;
 	if (!text && len) {
-		set_err(err, "tokenize: text is NULL");
+		inf_text_set_err(err, "tokenize: text is NULL");
 		return INF_TEXT_EINVAL;
 	}
 	if (len > (size_t)1 << 30) { /* symbol offsets are 32-bit; SPM triples spaces */
-		set_err(err, "tokenize: a text of %zu bytes is too long (at most 1 GiB)", len);
+		inf_text_set_err(err, "tokenize: a text of %zu bytes is too long (at most 1 GiB)", len);
 		return INF_TEXT_EINVAL;
 	}
 	for (size_t i = 0; i < t->n_special && !any_special; i++)
@@ -1011,15 +1012,15 @@ int inf_tokenize(const struct inf_tokenizer *t, const char *text, size_t len, bo
 		emit(&o, t->eos);
 	*n_out = o.n;
 	if (ids && o.n > cap) {
-		set_err(err, "tokenize: %zu tokens do not fit in %zu", o.n, cap);
+		inf_text_set_err(err, "tokenize: %zu tokens do not fit in %zu", o.n, cap);
 		rc = INF_TEXT_ERANGE;
 	} else if (!ids && o.n) {
 		rc = INF_TEXT_ERANGE;
-		set_err(err, "tokenize: %zu tokens and no buffer", o.n);
+		inf_text_set_err(err, "tokenize: %zu tokens and no buffer", o.n);
 	}
 out:
 	if (rc == INF_TEXT_ENOMEM)
-		set_err(err, "tokenize: out of memory");
+		inf_text_set_err(err, "tokenize: out of memory");
 	work_free(&w);
 	return rc;
 }

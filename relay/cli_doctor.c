@@ -665,19 +665,6 @@ static void check_healthz(struct doctor *d)
 	}
 }
 
-static char *read_text(const char *path, size_t max)
-{
-	FILE *fp = fopen(path, "rb");
-	if (!fp)
-		return NULL;
-	char *buf = malloc(max + 1);
-	size_t n = buf ? fread(buf, 1, max, fp) : 0;
-	fclose(fp);
-	if (buf)
-		buf[n] = 0;
-	return buf;
-}
-
 static void check_daemon(struct doctor *d)
 {
 	char path[512];
@@ -687,7 +674,7 @@ static void check_daemon(struct doctor *d)
 		return;
 	}
 	relay_runtime_path(path, sizeof path, d->runtime_dir, RELAY_ENDPOINT_NAME);
-	char *text = read_text(path, 65536);
+	char *text = relay_read_text(path, 65536);
 	if (!text) {
 		f = add(d, "daemon.running", LEVEL_WARN, "tetherd is not running (no %s)", path);
 		fix(f, "start it: `tetherd` (or `tether connect`, or let `tether anchor` start it)");
@@ -718,7 +705,7 @@ static void check_daemon(struct doctor *d)
 	snprintf(comm_path, sizeof comm_path, "/proc/%ld/comm", p);
 	char full[WSL_PATH_MAX + 64];
 	if (!wsl_rooted(full, sizeof full, d->root, comm_path)) {
-		char *c = read_text(full, 63);
+		char *c = relay_read_text(full, 63);
 		if (c) {
 			snprintf(comm, sizeof comm, "%.*s", (int)strcspn(c, "\n"), c);
 			free(c);

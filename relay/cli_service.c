@@ -93,25 +93,12 @@ static int step(const struct service_opts *o, char *const argv[])
 	return rc;
 }
 
-static char *read_file(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	char *buf = malloc(65537);
-	size_t n = buf ? fread(buf, 1, 65536, f) : 0;
-	fclose(f);
-	if (buf)
-		buf[n] = 0;
-	return buf;
-}
-
 /* A file at the unit's path that tether did not write is never overwritten. */
 static int check_unit(const struct service_opts *o, const char *name)
 {
 	char path[PATH_MAX + 64];
 	snprintf(path, sizeof path, "%s/%s", o->unit_dir, name);
-	char *old = read_file(path);
+	char *old = relay_read_text(path, 65536);
 	bool foreign = old && !strstr(old, MARKER);
 	free(old);
 	if (foreign)
@@ -124,7 +111,7 @@ static int write_unit(const struct service_opts *o, const char *name, const char
 {
 	char path[PATH_MAX + 64];
 	snprintf(path, sizeof path, "%s/%s", o->unit_dir, name);
-	char *old = read_file(path);
+	char *old = relay_read_text(path, 65536);
 	const char *what = !old ? "create" : strcmp(old, content) ? "replace" : NULL;
 	bool foreign = old && !strstr(old, MARKER);
 	free(old);
@@ -301,7 +288,7 @@ static int uninstall(struct service_opts *o)
 	for (int i = 0; i < 2; i++) {
 		char path[PATH_MAX + 64];
 		snprintf(path, sizeof path, "%s/%s", o->unit_dir, names[i]);
-		char *old = read_file(path);
+		char *old = relay_read_text(path, 65536);
 		ours |= old && strstr(old, MARKER);
 		free(old);
 	}
@@ -313,7 +300,7 @@ static int uninstall(struct service_opts *o)
 	for (int i = 0; i < 2; i++) {
 		char path[PATH_MAX + 64];
 		snprintf(path, sizeof path, "%s/%s", o->unit_dir, names[i]);
-		char *old = read_file(path);
+		char *old = relay_read_text(path, 65536);
 		if (!old) {
 			printf("absent:     %s\n", path);
 		} else if (!strstr(old, MARKER)) {

@@ -32,6 +32,9 @@ bool relay_token_equal(const char *candidate, size_t len, const char *token);
 
 /* Writes content to dir/name with mode 0600 through a temporary file and
  * rename(2), so a reader never sees half a file. */
+/* A small text file, NUL-terminated, at most max bytes of it (the rest is not
+ * read); NULL when it cannot be opened. The caller frees it. */
+char *relay_read_text(const char *path, size_t max);
 int relay_write_file_atomic(const char *dir, const char *name, const char *content);
 
 /* ---- auth.c: the checks on every HTTP request (pure functions) ----------- */

@@ -85,3 +85,16 @@ int relay_lock_acquire(const char *dir, const char *name, long *holder_pid)
 	}
 	return fd;
 }
+
+char *relay_read_text(const char *path, size_t max)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	char *buf = malloc(max + 1);
+	size_t n = buf ? fread(buf, 1, max, f) : 0;
+	fclose(f);
+	if (buf)
+		buf[n] = 0;
+	return buf;
+}

@@ -56,25 +56,12 @@ static int parse_options(int argc, char **argv, bool allow_json, struct options 
 	return 0;
 }
 
-static char *read_small_file(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	char *buf = malloc(65537);
-	size_t n = buf ? fread(buf, 1, 65536, f) : 0;
-	fclose(f);
-	if (buf)
-		buf[n] = 0;
-	return buf;
-}
-
 /* Loads endpoint.json and the token of the running daemon. */
 static int load_endpoint(const struct options *o, cJSON **out)
 {
 	char path[256];
 	relay_runtime_path(path, sizeof path, o->runtime_dir, RELAY_ENDPOINT_NAME);
-	char *text = read_small_file(path);
+	char *text = relay_read_text(path, 65536);
 	if (!text) {
 		fprintf(stderr, "tether: tetherd is not running for this user (no %s); start it "
 			"with `tetherd` or `tether connect`\n", path);
@@ -95,7 +82,7 @@ static int load_endpoint(const struct options *o, cJSON **out)
 		return 1;
 	}
 	relay_runtime_path(path, sizeof path, o->runtime_dir, RELAY_TOKEN_NAME);
-	char *token = read_small_file(path);
+	char *token = relay_read_text(path, 65536);
 	if (!token || strlen(token) != RELAY_TOKEN_HEX) {
 		fprintf(stderr, "tether: cannot read the token in %s: %s\n", path,
 			token ? "malformed" : strerror(errno));
@@ -139,7 +126,7 @@ static cJSON *load_anchor(const char *dir)
 {
 	char path[256];
 	relay_runtime_path(path, sizeof path, dir, RELAY_ANCHOR_NAME);
-	char *text = read_small_file(path);
+	char *text = relay_read_text(path, 65536);
 	cJSON *an = text ? cJSON_Parse(text) : NULL;
 	free(text);
 	const cJSON *pid = cJSON_GetObjectItemCaseSensitive(an, "pid");
