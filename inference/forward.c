@@ -42,7 +42,8 @@ static void mm_rows(const struct mm_job *j, uint32_t m, uint64_t r0, uint64_t r1
 	bool q8 = w->type == INF_TYPE_Q8_0 || w->type == INF_TYPE_Q4_0;
 	void (*dot4k)(const void *, const uint8_t *, size_t, uint32_t, float *) =
 		w->type == INF_TYPE_Q4_K ? j->k->dot4_q4_k : w->type == INF_TYPE_Q6_K ? j->k->dot4_q6_k : NULL;
-	bool four = (q8 && j->k->dot4_q8) || dot4k;
+	bool f16 = w->type == INF_TYPE_F16 && j->k->dot4_f16;
+	bool four = (q8 && j->k->dot4_q8) || dot4k || f16;
 	for (uint64_t r = r0; r < r1; r++) {
 		const uint8_t *wr = base + r * row_bytes;
 		float b = bias ? bias[r] : 0;
@@ -51,6 +52,8 @@ static void mm_rows(const struct mm_job *j, uint32_t m, uint64_t r0, uint64_t r1
 			float o[4];
 			if (q8)
 				j->k->dot4_q8(wr, w->type, j->x + t * j->x_stride, j->x_stride, cols, o);
+			else if (f16)
+				j->k->dot4_f16((const uint16_t *)wr, j->x + t * j->x_stride, j->x_stride, cols, o);
 			else
 				dot4k(wr, j->x + t * j->x_stride, j->x_stride, cols, o);
 			for (int k = 0; k < 4; k++)

@@ -101,6 +101,9 @@ struct inf_kernels {
 	 * bytes apart; NULL where the ISA has none (then four dots) */
 	void (*dot4_q8)(const void *w, uint32_t wtype, const uint8_t *x, size_t stride, uint32_t n,
 			float out[4]);
+	/* F16 row against four float activation rows stride bytes apart;
+	 * NULL: none */
+	void (*dot4_f16)(const uint16_t *w, const uint8_t *x, size_t stride, uint32_t n, float out[4]);
 	/* Q4_K / Q6_K row against four Q8_K activation rows; NULL: none */
 	void (*dot4_q4_k)(const void *w, const uint8_t *x, size_t stride, uint32_t n, float out[4]);
 	void (*dot4_q6_k)(const void *w, const uint8_t *x, size_t stride, uint32_t n, float out[4]);
