@@ -29,6 +29,8 @@ struct mm_job {
 	uint32_t n;
 };
 
+#define MM_TILE_ROWS 16
+
 /* Rows r0..r1 of matrix m against every token of the job. */
 static void mm_rows(const struct mm_job *j, uint32_t m, uint64_t r0, uint64_t r1)
 {
@@ -44,23 +46,31 @@ static void mm_rows(const struct mm_job *j, uint32_t m, uint64_t r0, uint64_t r1
 		w->type == INF_TYPE_Q4_K ? j->k->dot4_q4_k : w->type == INF_TYPE_Q6_K ? j->k->dot4_q6_k : NULL;
 	bool f16 = w->type == INF_TYPE_F16 && j->k->dot4_f16;
 	bool four = (q8 && j->k->dot4_q8) || dot4k || f16;
-	for (uint64_t r = r0; r < r1; r++) {
-		const uint8_t *wr = base + r * row_bytes;
-		float b = bias ? bias[r] : 0;
+	/* Tiles of MM_TILE_ROWS rows: each four tokens' activations are read
+	 * from L2 once per tile, not once per row, and the tile's rows stay in
+	 * L1 across the batch. */
+	for (uint64_t rt = r0; rt < r1; rt += MM_TILE_ROWS) {
+		uint64_t re = rt + MM_TILE_ROWS < r1 ? rt + MM_TILE_ROWS : r1;
 		uint32_t t = 0;
-		for (; four && t + 4 <= j->n; t += 4) {
-			float o[4];
-			if (q8)
-				j->k->dot4_q8(wr, w->type, j->x + t * j->x_stride, j->x_stride, cols, o);
-			else if (f16)
-				j->k->dot4_f16((const uint16_t *)wr, j->x + t * j->x_stride, j->x_stride, cols, o);
-			else
-				dot4k(wr, j->x + t * j->x_stride, j->x_stride, cols, o);
-			for (int k = 0; k < 4; k++)
-				y[(size_t)(t + k) * rows + r] = o[k] + b;
-		}
+		for (; four && t + 4 <= j->n; t += 4)
+			for (uint64_t r = rt; r < re; r++) {
+				const uint8_t *wr = base + r * row_bytes;
+				float b = bias ? bias[r] : 0, o[4];
+				if (q8)
+					j->k->dot4_q8(wr, w->type, j->x + t * j->x_stride, j->x_stride, cols, o);
+				else if (f16)
+					j->k->dot4_f16((const uint16_t *)wr, j->x + t * j->x_stride, j->x_stride, cols, o);
+				else
+					dot4k(wr, j->x + t * j->x_stride, j->x_stride, cols, o);
+				for (int k = 0; k < 4; k++)
+					y[(size_t)(t + k) * rows + r] = o[k] + b;
+			}
 		for (; t < j->n; t++)
-			y[(size_t)t * rows + r] = inf_dot(j->k, w->type, wr, j->x + t * j->x_stride, cols) + b;
+			for (uint64_t r = rt; r < re; r++) {
+				const uint8_t *wr = base + r * row_bytes;
+				float b = bias ? bias[r] : 0;
+				y[(size_t)t * rows + r] = inf_dot(j->k, w->type, wr, j->x + t * j->x_stride, cols) + b;
+			}
 	}
 }
 
