@@ -9,7 +9,8 @@
  * tokens/s (one batch) and generation tokens/s (one token at a time), and
  * generation as a fraction of the bound = bandwidth / bytes of weights read
  * per token. It never fails on a slow number.
- *   bench_infer CACHE_DIR [THREADS] [PROMPT_TOKENS] [GEN_TOKENS]
+ *   bench_infer CACHE_DIR [THREADS] [PROMPT_TOKENS] [GEN_TOKENS] [MODEL...]
+ * MODEL (e.g. 271M-Q8_0) runs only the models named.
  */
 #include <immintrin.h>
 #include <stdio.h>
@@ -111,7 +112,7 @@ static int ensure(const char *dir, const struct model_def *d, char *path, size_t
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: bench_infer CACHE_DIR [THREADS] [PROMPT_TOKENS] [GEN_TOKENS]\n");
+		fprintf(stderr, "usage: bench_infer CACHE_DIR [THREADS] [PROMPT_TOKENS] [GEN_TOKENS] [MODEL...]\n");
 		return 2;
 	}
 	uint32_t threads = argc > 2 ? (uint32_t)atoi(argv[2]) : 2;
@@ -135,7 +136,13 @@ int main(int argc, char **argv)
 	printf("%-5s %-5s %9s %12s %11s %10s %9s\n", "model", "type", "weights", "prompt tok/s", "gen tok/s",
 	       "bound", "of bound");
 	for (size_t i = 0; i < sizeof defs / sizeof defs[0]; i++) {
-		char path[512], err[INF_ERR_MAX];
+		char path[512], err[INF_ERR_MAX], name[64];
+		snprintf(name, sizeof name, "%s-%s", defs[i].name, inf_type_name(defs[i].type));
+		bool wanted = argc <= 5;
+		for (int a = 5; a < argc; a++)
+			wanted |= !strcmp(argv[a], name);
+		if (!wanted)
+			continue;
 		if (ensure(argv[1], &defs[i], path, sizeof path))
 			return 1;
 		struct inf_model *m;

@@ -22,45 +22,90 @@ struct mm_job {
 	const struct inf_gguf_tensor *w[MM_MAX];  /* (rows, cols), cols alike */
 	float *y[MM_MAX];                         /* (n, rows of w) */
 	const float *bias[MM_MAX];                /* (rows) or NULL */
+	uint32_t rows_per_chunk[MM_MAX];
+	uint32_t first_chunk[MM_MAX + 1];         /* matrix m's chunks: [first[m], first[m + 1]) */
 	const uint8_t *x;                         /* n rows of x_stride bytes, in the weights' format */
 	size_t x_stride;
 	uint32_t n;
 };
 
-static void mm_run(void *arg, uint32_t ith, uint32_t nth)
+#define MM_TILE_ROWS 16
+
+/* Rows r0..r1 of matrix m against every token of the job. */
+static void mm_rows(const struct mm_job *j, uint32_t m, uint64_t r0, uint64_t r1)
 {
-	const struct mm_job *j = arg;
-	for (uint32_t m = 0; m < j->n_mats; m++) {
-		const struct inf_gguf_tensor *w = j->w[m];
-		uint64_t rows = w->ne[1];
-		uint32_t cols = (uint32_t)w->ne[0];
-		size_t row_bytes = (size_t)inf_row_bytes(w->type, cols);
-		/* contiguous row ranges, so each thread streams its own part */
-		uint64_t r0 = rows * ith / nth, r1 = rows * (ith + 1) / nth;
-		const uint8_t *base = w->data;
-		float *y = j->y[m];
-		const float *bias = j->bias[m];
-		bool q8 = w->type == INF_TYPE_Q8_0 || w->type == INF_TYPE_Q4_0;
-		void (*dot4k)(const void *, const uint8_t *, size_t, uint32_t, float *) =
-			w->type == INF_TYPE_Q4_K ? j->k->dot4_q4_k : w->type == INF_TYPE_Q6_K ? j->k->dot4_q6_k : NULL;
-		bool four = (q8 && j->k->dot4_q8) || dot4k;
-		for (uint64_t r = r0; r < r1; r++) {
-			const uint8_t *wr = base + r * row_bytes;
-			float b = bias ? bias[r] : 0;
-			uint32_t t = 0;
-			for (; four && t + 4 <= j->n; t += 4) {
-				float o[4];
+	const struct inf_gguf_tensor *w = j->w[m];
+	uint64_t rows = w->ne[1];
+	uint32_t cols = (uint32_t)w->ne[0];
+	size_t row_bytes = (size_t)inf_row_bytes(w->type, cols);
+	const uint8_t *base = w->data;
+	float *y = j->y[m];
+	const float *bias = j->bias[m];
+	bool q8 = w->type == INF_TYPE_Q8_0 || w->type == INF_TYPE_Q4_0;
+	void (*dot4k)(const void *, const uint8_t *, size_t, uint32_t, float *) =
+		w->type == INF_TYPE_Q4_K ? j->k->dot4_q4_k : w->type == INF_TYPE_Q6_K ? j->k->dot4_q6_k : NULL;
+	bool f16 = w->type == INF_TYPE_F16 && j->k->dot4_f16;
+	bool four = (q8 && j->k->dot4_q8) || dot4k || f16;
+	/* Tiles of MM_TILE_ROWS rows: each four tokens' activations are read
+	 * from L2 once per tile, not once per row, and the tile's rows stay in
+	 * L1 across the batch. */
+	for (uint64_t rt = r0; rt < r1; rt += MM_TILE_ROWS) {
+		uint64_t re = rt + MM_TILE_ROWS < r1 ? rt + MM_TILE_ROWS : r1;
+		uint32_t t = 0;
+		for (; four && t + 4 <= j->n; t += 4)
+			for (uint64_t r = rt; r < re; r++) {
+				const uint8_t *wr = base + r * row_bytes;
+				float b = bias ? bias[r] : 0, o[4];
 				if (q8)
 					j->k->dot4_q8(wr, w->type, j->x + t * j->x_stride, j->x_stride, cols, o);
+				else if (f16)
+					j->k->dot4_f16((const uint16_t *)wr, j->x + t * j->x_stride, j->x_stride, cols, o);
 				else
 					dot4k(wr, j->x + t * j->x_stride, j->x_stride, cols, o);
 				for (int k = 0; k < 4; k++)
 					y[(size_t)(t + k) * rows + r] = o[k] + b;
 			}
-			for (; t < j->n; t++)
+		for (; t < j->n; t++)
+			for (uint64_t r = rt; r < re; r++) {
+				const uint8_t *wr = base + r * row_bytes;
+				float b = bias ? bias[r] : 0;
 				y[(size_t)t * rows + r] = inf_dot(j->k, w->type, wr, j->x + t * j->x_stride, cols) + b;
-		}
+			}
 	}
+}
+
+static void mm_chunk(void *arg, uint32_t chunk, uint32_t worker)
+{
+	(void)worker;
+	const struct mm_job *j = arg;
+	uint32_t m = 0;
+	while (chunk >= j->first_chunk[m + 1])
+		m++;
+	uint64_t rows = j->w[m]->ne[1];
+	uint64_t r0 = (uint64_t)(chunk - j->first_chunk[m]) * j->rows_per_chunk[m];
+	uint64_t r1 = r0 + j->rows_per_chunk[m] < rows ? r0 + j->rows_per_chunk[m] : rows;
+	mm_rows(j, m, r0, r1);
+}
+
+/* Rows per chunk: at least MM_CHUNK_BYTES of weights times tokens and at
+ * most MM_CHUNKS_PER_THREAD chunks per thread and matrix. Claiming a chunk
+ * moves a cache line between the cores (a few hundred nanoseconds on this
+ * VM), so chunks must be long next to that, yet many enough that a thread
+ * that falls behind leaves little for the others to wait on. */
+#define MM_CHUNK_BYTES (64u << 10)
+#define MM_CHUNKS_PER_THREAD 8
+
+static uint32_t mm_rows_per_chunk(size_t row_bytes, uint32_t n, uint64_t rows, uint32_t nth)
+{
+	uint64_t r = MM_CHUNK_BYTES / (row_bytes * (1 + (uint64_t)n / 4));
+	uint64_t even = rows / ((uint64_t)MM_CHUNKS_PER_THREAD * nth);
+	if (r < even)
+		r = even;
+	if (r < 4)
+		r = 4;
+	if (r > rows)
+		r = rows;
+	return (uint32_t)r;
 }
 
 struct quant_job {
@@ -72,10 +117,11 @@ struct quant_job {
 	size_t stride;
 };
 
-static void quant_run(void *arg, uint32_t ith, uint32_t nth)
+static void quant_chunk(void *arg, uint32_t t, uint32_t worker)
 {
+	(void)worker;
 	const struct quant_job *j = arg;
-	for (uint32_t t = ith; t < j->n; t += nth) {
+	{
 		if (j->kind == INF_ACT_Q8)
 			j->k->quantize_q8(j->x + (size_t)t * j->cols, (struct inf_act_q8 *)(j->out + t * j->stride), j->cols);
 		else
@@ -90,10 +136,7 @@ static void quantize_act(struct inf_context *c, enum inf_act_kind kind, const fl
 	if (c->act_src == x && c->act_kind == kind)
 		return;
 	struct quant_job q = { c->k, kind, x, n, cols, c->act, inf_act_row_bytes(kind, cols) };
-	if (n > 1)
-		inf_pool_run(c->pool, quant_run, &q);
-	else
-		quant_run(&q, 0, 1);
+	inf_pool_run_chunks(c->pool, quant_chunk, &q, n);
 	c->act_src = x;
 	c->act_kind = kind;
 }
@@ -127,7 +170,14 @@ static void matmul_n(struct inf_context *c, uint32_t n_mats, const struct inf_gg
 			j.x = c->act;
 			j.x_stride = inf_act_row_bytes(kind, cols);
 		}
-		inf_pool_run(c->pool, mm_run, &j);
+		for (uint32_t m = 0; m < j.n_mats; m++) {
+			uint64_t rows = j.w[m]->ne[1];
+			size_t row_bytes = (size_t)inf_row_bytes(j.w[m]->type, cols);
+			j.rows_per_chunk[m] = mm_rows_per_chunk(row_bytes, n, rows, inf_pool_size(c->pool));
+			j.first_chunk[m + 1] = j.first_chunk[m] +
+					       (uint32_t)((rows + j.rows_per_chunk[m] - 1) / j.rows_per_chunk[m]);
+		}
+		inf_pool_run_chunks(c->pool, mm_chunk, &j, j.first_chunk[j.n_mats]);
 	}
 }
 
@@ -174,19 +224,19 @@ struct att_job {
 	uint32_t layer, n, pos0;
 };
 
-/* Causal attention for every (token, head) of the batch, spread over threads. */
-static void att_run(void *arg, uint32_t ith, uint32_t nth)
+/* Causal attention for one (token, head) of the batch: chunk w. */
+static void att_chunk(void *arg, uint32_t w, uint32_t worker)
 {
 	const struct att_job *j = arg;
 	struct inf_context *c = j->c;
 	const struct inf_model *m = c->m;
 	uint32_t hd = m->head_dim, kvd = m->n_head_kv * hd, qd = m->n_head * hd;
 	uint32_t group = m->n_head / m->n_head_kv;
-	float *sc = c->scores + (size_t)ith * c->p.n_ctx;
+	float *sc = c->scores + (size_t)worker * c->p.n_ctx;
 	const float *kc = c->k_cache + (size_t)j->layer * c->p.n_ctx * kvd;
 	const float *vc = c->v_cache + (size_t)j->layer * c->p.n_ctx * kvd;
 	float scale = 1.0f / sqrtf((float)hd);
-	for (uint32_t w = ith; w < j->n * m->n_head; w += nth) {
+	{
 		uint32_t t = w / m->n_head, h = w % m->n_head, kh = h / group;
 		uint32_t len = j->pos0 + t + 1;
 		const float *q = c->q + (size_t)t * qd + (size_t)h * hd;
@@ -245,7 +295,7 @@ int inf_forward(struct inf_context *c, const int32_t *ids, uint32_t n, char err[
 			memcpy(c->v_cache + at, c->vv + (size_t)t * kvd, kvd * sizeof(float));
 		}
 		struct att_job aj = { c, l, n, pos0 };
-		inf_pool_run(c->pool, att_run, &aj);
+		inf_pool_run_chunks(c->pool, att_chunk, &aj, n * m->n_head);
 		matmul(c, L->wo, c->att, n, c->xb, NULL);
 		for (size_t i = 0; i < (size_t)n * dim; i++)
 			c->x[i] += c->xb[i];

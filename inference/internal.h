@@ -101,6 +101,9 @@ struct inf_kernels {
 	 * bytes apart; NULL where the ISA has none (then four dots) */
 	void (*dot4_q8)(const void *w, uint32_t wtype, const uint8_t *x, size_t stride, uint32_t n,
 			float out[4]);
+	/* F16 row against four float activation rows stride bytes apart;
+	 * NULL: none */
+	void (*dot4_f16)(const uint16_t *w, const uint8_t *x, size_t stride, uint32_t n, float out[4]);
 	/* Q4_K / Q6_K row against four Q8_K activation rows; NULL: none */
 	void (*dot4_q4_k)(const void *w, const uint8_t *x, size_t stride, uint32_t n, float out[4]);
 	void (*dot4_q6_k)(const void *w, const uint8_t *x, size_t stride, uint32_t n, float out[4]);
@@ -121,8 +124,15 @@ struct inf_pool;
 int inf_pool_create(uint32_t n_threads, struct inf_pool **out);
 void inf_pool_free(struct inf_pool *pool);
 uint32_t inf_pool_size(const struct inf_pool *pool);
-/* Runs fn(arg, ith, nth) on every worker (ith = 0 on the caller) and returns
- * when all have finished. Workers spin briefly, then sleep. */
+/* Runs fn(arg, chunk, worker) once for each chunk in [0, n_chunks) and
+ * returns when all have finished. Whichever workers are running claim the
+ * chunks one at a time (worker: 0 is the caller, < inf_pool_size, for
+ * per-thread scratch), so make chunks small enough to balance. Workers spin
+ * briefly between jobs, then sleep. */
+void inf_pool_run_chunks(struct inf_pool *pool, void (*fn)(void *arg, uint32_t chunk, uint32_t worker),
+			 void *arg, uint32_t n_chunks);
+/* fn(arg, ith, nth) for ith in [0, nth), nth = inf_pool_size: a static split
+ * into nth parts (each part runs once, not necessarily on thread ith). */
 void inf_pool_run(struct inf_pool *pool, void (*fn)(void *arg, uint32_t ith, uint32_t nth),
 		  void *arg);
 

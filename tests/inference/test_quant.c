@@ -278,6 +278,32 @@ static void dot4_equals_four_dots(void)
 				tested++;
 			}
 	}
+	/* F16 against four float rows */
+	static uint16_t wh[N + 5];
+	static float xf[4][N + 5];
+	for (int isa = INF_ISA_PORTABLE; isa <= INF_ISA_AVX512; isa++) {
+		const struct inf_kernels *k = inf_kernels_get((enum inf_isa)isa);
+		if (!k || !k->dot4_f16)
+			continue;
+		for (uint32_t n = 1; n <= N + 5; n += 37) {
+			float mag = 0;
+			for (uint32_t i = 0; i < n; i++) {
+				w[i % N] = frand();
+				wh[i] = inf_fp32_to_fp16(w[i % N]);
+				for (int j = 0; j < 4; j++) {
+					xf[j][i] = frand() * (j + 1);
+					mag += fabsf(xf[j][i]);
+				}
+			}
+			float out[4];
+			k->dot4_f16(wh, (const uint8_t *)xf[0], sizeof xf[0], n, out);
+			for (int j = 0; j < 4; j++) {
+				float one = inf_dot(k, INF_TYPE_F16, wh, xf[j], n);
+				CHECK(fabsf(out[j] - one) <= 1e-5f * mag);
+			}
+			tested++;
+		}
+	}
 	if (!tested)
 		printf("     (no ISA with a four-token kernel on this CPU: skipped)\n");
 }
