@@ -263,10 +263,17 @@ static bool try_adopt(struct anchor *a)
 	return true;
 }
 
+/* A child's stderr joins the anchor's log (stderr when there is none), for
+ * what it writes before its own log opens: a config error, a sanitizer report. */
+static int child_stderr(void)
+{
+	return relay_log_fd() >= 0 ? relay_log_fd() : STDERR_FILENO;
+}
+
 static void spawn_tetherd(struct anchor *a)
 {
 	char *argv[16 + 64];
-	int argc = 0, log_fd = -1;
+	int argc = 0;
 	argv[argc++] = a->tetherd;
 	argv[argc++] = "--runtime-dir";
 	argv[argc++] = a->runtime_dir;
@@ -278,15 +285,10 @@ static void spawn_tetherd(struct anchor *a)
 		argv[argc++] = a->daemon_args[i];
 	argv[argc] = NULL;
 
-	/* Its stderr joins the anchor's log, for what is written before its own
-	 * log opens (a config error, a sanitizer report). */
 	uv_stdio_container_t stdio[3] = {
 		{ .flags = UV_IGNORE }, { .flags = UV_IGNORE },
-		{ .flags = UV_INHERIT_FD, .data.fd = STDERR_FILENO },
+		{ .flags = UV_INHERIT_FD, .data.fd = child_stderr() },
 	};
-	log_fd = relay_log_fd();
-	if (log_fd >= 0)
-		stdio[2].data.fd = log_fd;
 	uv_process_options_t opt = {
 		.file = a->tetherd, .args = argv, .exit_cb = on_child_exit,
 		.stdio_count = 3, .stdio = stdio,
@@ -341,7 +343,7 @@ static void systemctl(struct anchor *a, const char *verb)
 	char *argv[] = { "systemctl", "--user", (char *)verb, UNIT, NULL };
 	uv_stdio_container_t stdio[3] = {
 		{ .flags = UV_IGNORE }, { .flags = UV_IGNORE },
-		{ .flags = UV_INHERIT_FD, .data.fd = relay_log_fd() >= 0 ? relay_log_fd() : 2 },
+		{ .flags = UV_INHERIT_FD, .data.fd = child_stderr() },
 	};
 	uv_process_options_t opt = { .file = "systemctl", .args = argv, .stdio_count = 3,
 				     .stdio = stdio, .exit_cb = on_systemctl_exit };
@@ -386,7 +388,6 @@ static void start_daemon(struct anchor *a)
 static void health_check(uv_work_t *w)
 {
 	struct anchor *a = w->data;
-	char json[256];
 	int fd = relay_client_connect(a->runtime_dir);
 	if (fd < 0) {
 		a->health_rc = fd;
@@ -394,32 +395,22 @@ static void health_check(uv_work_t *w)
 			 a->runtime_dir, RELAY_SOCKET_NAME, strerror(-fd));
 		return;
 	}
-	snprintf(json, sizeof json, "{\"type\":\"hello\",\"id\":1,\"protocol\":%d,\"client\":"
-		 "{\"name\":\"tether anchor\",\"version\":\"%s\"}}", RELAY_PROTOCOL_VERSION,
-		 TETHER_VERSION);
-	cJSON *reply = relay_client_request(fd, json, HEALTH_TIMEOUT_MS, a->health_why,
-					    sizeof a->health_why);
+	cJSON *reply = relay_client_hello(fd, "tether anchor", HEALTH_TIMEOUT_MS, a->health_why,
+					  sizeof a->health_why);
 	close(fd);
-	const char *type = reply ? cJSON_GetStringValue(cJSON_GetObjectItem(reply, "type")) : NULL;
-	a->health_rc = type && !strcmp(type, "hello") ? 0 : -EIO;
-	if (reply && a->health_rc)
-		snprintf(a->health_why, sizeof a->health_why, "hello refused");
+	a->health_rc = reply ? 0 : -EIO;
 	cJSON_Delete(reply);
 }
 
 /* The pid serving now, from endpoint.json (systemd mode has no child). */
 static long endpoint_pid(const char *dir)
 {
-	char path[256], buf[4096];
+	char path[256];
 	if (relay_runtime_path(path, sizeof path, dir, RELAY_ENDPOINT_NAME))
 		return 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = 0;
-	cJSON *ep = cJSON_Parse(buf);
+	char *text = relay_read_text(path, 4095);
+	cJSON *ep = text ? cJSON_Parse(text) : NULL;
+	free(text);
 	const cJSON *pid = cJSON_GetObjectItemCaseSensitive(ep, "pid");
 	long v = cJSON_IsNumber(pid) ? (long)pid->valuedouble : 0;
 	cJSON_Delete(ep);
@@ -618,35 +609,7 @@ int relay_state_dir(char *buf, size_t len)
 		return -ENOENT;
 	if (n < 0 || (size_t)n >= len)
 		return -ENAMETOOLONG;
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		mkdir(buf, 0700);
-		*p = '/';
-	}
-	if (mkdir(buf, 0700) && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
-/* The tetherd next to this tether binary, else the one on PATH. */
-static void find_tetherd(char *buf, size_t len)
-{
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-	snprintf(buf, len, "tetherd");
-	if (n <= 0)
-		return;
-	self[n] = 0;
-	char *slash = strrchr(self, '/');
-	if (!slash)
-		return;
-	*slash = 0;
-	char candidate[PATH_MAX + 16];
-	snprintf(candidate, sizeof candidate, "%s/tetherd", self);
-	if (access(candidate, X_OK) == 0 && strlen(candidate) < len)
-		strcpy(buf, candidate);
+	return relay_mkdir_parents(buf, 0700);
 }
 
 /* With systemd as PID 1 and tetherd.service installed for this user, systemd
@@ -658,15 +621,9 @@ static enum mode detect_mode(char *why, size_t len)
 		snprintf(why, len, "systemd is not PID 1");
 		return MODE_SUPERVISE;
 	}
-	FILE *p = popen("systemctl --user show --property=LoadState --value " UNIT
-			" 2>/dev/null", "r");
-	char out[64] = "";
-	if (p) {
-		if (!fgets(out, sizeof out, p))
-			*out = 0;
-		pclose(p);
-	}
-	out[strcspn(out, "\n")] = 0;
+	char out[64];
+	relay_first_line_of("systemctl --user show --property=LoadState --value " UNIT
+			    " 2>/dev/null", out, sizeof out);
 	if (!strcmp(out, "loaded")) {
 		snprintf(why, len, "systemd is PID 1 and %s is installed for this user", UNIT);
 		return MODE_SYSTEMD;
@@ -706,7 +663,8 @@ static int anchor_run(struct anchor *a, int argc, char **argv)
 
 	a->pidfd = -1;
 	relay_runtime_dir_default(a->runtime_dir, sizeof a->runtime_dir);
-	find_tetherd(a->tetherd, sizeof a->tetherd);
+	/* the tetherd next to this tether binary, else the one on PATH */
+	relay_sibling_exe("tetherd", a->tetherd, sizeof a->tetherd);
 	/* Every option takes a value: two arguments a step. */
 	for (int i = 0; i < argc; i += 2) {
 		const char *f = argv[i];

@@ -258,7 +258,7 @@ static int run_hook(int argc, char **argv)
 	if (fd < 0) {
 		snprintf(why, sizeof why, "tetherd is not running (%s/%s: %s)", opt.runtime_dir,
 			 RELAY_SOCKET_NAME, strerror(-fd));
-	} else if ((hello = relay_client_hello(fd, "tether hook", why, sizeof why))) {
+	} else if ((hello = relay_client_hello(fd, "tether hook", 10000, why, sizeof why))) {
 		cJSON *call = cJSON_CreateObject();
 		cJSON_AddStringToObject(call, "type", "hook.call");
 		cJSON_AddNumberToObject(call, "id", 2);

@@ -62,19 +62,6 @@ static int run(char *const argv[], bool quiet)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-/* First line of a command's stdout ("" when it fails). */
-static void capture(const char *cmd, char *out, size_t len)
-{
-	FILE *p = popen(cmd, "r");
-	*out = 0;
-	if (p) {
-		if (!fgets(out, (int)len, p))
-			*out = 0;
-		pclose(p);
-	}
-	out[strcspn(out, "\n")] = 0;
-}
-
 static void show(const struct service_opts *o, char *const argv[])
 {
 	printf("%s ", o->dry_run ? "would run:" : "running:  ");
@@ -133,14 +120,7 @@ static int write_unit(const struct service_opts *o, const char *name, const char
 	}
 	if (o->dry_run)
 		return 0;
-	for (char *s = strchr(o->unit_dir + 1, '/');; s = strchr(s + 1, '/')) {
-		if (s)
-			*s = 0;
-		mkdir(o->unit_dir, 0755);
-		if (!s)
-			break;
-		*s = '/';
-	}
+	relay_mkdir_parents(o->unit_dir, 0755);   /* the write below reports a failure */
 	char tmp[PATH_MAX + 80];
 	snprintf(tmp, sizeof tmp, "%s.tether-tmp", path);
 	FILE *f = fopen(tmp, "w");
@@ -256,7 +236,7 @@ static int install(struct service_opts *o)
 	char linger[64], cmd[128];
 	snprintf(cmd, sizeof cmd, "loginctl show-user '%s' --property=Linger --value 2>/dev/null",
 		 user_name());
-	capture(cmd, linger, sizeof linger);
+	relay_first_line_of(cmd, linger, sizeof linger);
 	if (strcmp(linger, "yes")) {
 		/* Without lingering the user manager, and tetherd with it, stops
 		 * when the last session of this user ends. */
@@ -332,9 +312,9 @@ static int status(struct service_opts *o)
 		char path[PATH_MAX + 64], enabled[64], active[64], cmd[160];
 		snprintf(path, sizeof path, "%s/%s", o->unit_dir, names[i]);
 		snprintf(cmd, sizeof cmd, "systemctl --user is-enabled %s 2>/dev/null", names[i]);
-		capture(cmd, enabled, sizeof enabled);
+		relay_first_line_of(cmd, enabled, sizeof enabled);
 		snprintf(cmd, sizeof cmd, "systemctl --user is-active %s 2>/dev/null", names[i]);
-		capture(cmd, active, sizeof active);
+		relay_first_line_of(cmd, active, sizeof active);
 		printf("%-16s %s; %s, %s\n", names[i],
 		       access(path, F_OK) ? "not installed" : path, *enabled ? enabled : "unknown",
 		       *active ? active : "unknown");
@@ -342,23 +322,9 @@ static int status(struct service_opts *o)
 	char linger[64], cmd[128];
 	snprintf(cmd, sizeof cmd, "loginctl show-user '%s' --property=Linger --value 2>/dev/null",
 		 user_name());
-	capture(cmd, linger, sizeof linger);
+	relay_first_line_of(cmd, linger, sizeof linger);
 	printf("lingering:  %s\n", *linger ? linger : "unknown");
 	return 0;
-}
-
-/* The binaries next to this one: what the unit and the shim should run. */
-static void sibling(const char *name, char *buf, size_t len)
-{
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-	snprintf(buf, len, "%s", name);
-	if (n <= 0)
-		return;
-	self[n] = 0;
-	char *slash = strrchr(self, '/');
-	if (slash && (size_t)(slash - self) + strlen(name) + 2 <= len)
-		snprintf(buf, len, "%.*s/%s", (int)(slash - self), self, name);
 }
 
 int relay_cli_service(int argc, char **argv)
@@ -407,8 +373,9 @@ int relay_cli_service(int argc, char **argv)
 		o.port = cfg.port;
 	}
 	relay_ensure_user_bus_env();
-	sibling("tetherd", o.tetherd, sizeof o.tetherd);
-	sibling("tether", o.tether, sizeof o.tether);
+	/* the binaries next to this one: what the unit and the shim should run */
+	relay_sibling_exe("tetherd", o.tetherd, sizeof o.tetherd);
+	relay_sibling_exe("tether", o.tether, sizeof o.tether);
 	if (o.systemd && o.tetherd[0] != '/')
 		return service_usage("%s", "cannot tell where tetherd is installed");
 	if (!strcmp(verb, "install"))

@@ -112,12 +112,12 @@ cJSON *relay_client_request(int fd, const char *json, int timeout_ms, char *why,
 	}
 }
 
-cJSON *relay_client_hello(int fd, const char *name, char *why, size_t why_len)
+cJSON *relay_client_hello(int fd, const char *name, int timeout_ms, char *why, size_t why_len)
 {
 	char json[256];
 	snprintf(json, sizeof json, "{\"type\":\"hello\",\"id\":1,\"protocol\":%d,\"client\":"
 		 "{\"name\":\"%s\",\"version\":\"%s\"}}", RELAY_PROTOCOL_VERSION, name, TETHER_VERSION);
-	cJSON *reply = relay_client_request(fd, json, 10000, why, why_len);
+	cJSON *reply = relay_client_request(fd, json, timeout_ms, why, why_len);
 	const char *type = reply ? cJSON_GetStringValue(cJSON_GetObjectItem(reply, "type")) : NULL;
 	if (reply && (!type || strcmp(type, "hello"))) {
 		const char *m = cJSON_GetStringValue(cJSON_GetObjectItem(reply, "message"));

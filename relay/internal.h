@@ -35,6 +35,14 @@ bool relay_token_equal(const char *candidate, size_t len, const char *token);
 /* A small text file, NUL-terminated, at most max bytes of it (the rest is not
  * read); NULL when it cannot be opened. The caller frees it. */
 char *relay_read_text(const char *path, size_t max);
+/* mkdir -p: path and its missing parents, each created with mode. */
+int relay_mkdir_parents(const char *path, mode_t mode);
+/* NAME in the directory of the running binary when it is there and
+ * executable (0); else buf holds NAME alone, to be found on PATH (-ENOENT). */
+int relay_sibling_exe(const char *name, char *buf, size_t len);
+/* The first line of a shell command's stdout, without its newline ("" when
+ * the command fails or prints nothing); for short read-only queries. */
+void relay_first_line_of(const char *cmd, char *out, size_t len);
 int relay_write_file_atomic(const char *dir, const char *name, const char *content);
 
 /* ---- auth.c: the checks on every HTTP request (pure functions) ----------- */
@@ -359,7 +367,7 @@ int relay_client_write_all(int fd, const void *buf, size_t len);
  * (its reply or error), skipping events; timeout_ms < 0 waits forever. NULL
  * with why filled on failure. The caller frees the result. */
 cJSON *relay_client_request(int fd, const char *json, int timeout_ms, char *why, size_t why_len);
-cJSON *relay_client_hello(int fd, const char *name, char *why, size_t why_len);
+cJSON *relay_client_hello(int fd, const char *name, int timeout_ms, char *why, size_t why_len);
 
 /* ---- cli_hook.c ---------------------------------------------------------- */
 

@@ -1,6 +1,7 @@
 /* The per-user runtime directory and the single-instance lock. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,4 +98,43 @@ char *relay_read_text(const char *path, size_t max)
 	if (buf)
 		buf[n] = 0;
 	return buf;
+}
+
+int relay_mkdir_parents(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+	if (strlen(path) >= sizeof buf)
+		return -ENAMETOOLONG;
+	strcpy(buf, path);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		mkdir(buf, mode);   /* an existing one is fine; the last mkdir judges */
+		*p = '/';
+	}
+	if (mkdir(buf, mode) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int relay_sibling_exe(const char *name, char *buf, size_t len)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	snprintf(buf, len, "%s", name);
+	if (n <= 0)
+		return -ENOENT;
+	self[n] = 0;
+	char *slash = strrchr(self, '/');
+	if (!slash)
+		return -ENOENT;
+	*slash = 0;
+	char candidate[PATH_MAX + 64];
+	int m = snprintf(candidate, sizeof candidate, "%s/%s", self, name);
+	if (m < 0 || (size_t)m >= len || (size_t)m >= sizeof candidate ||
+	    access(candidate, X_OK))
+		return -ENOENT;
+	strcpy(buf, candidate);
+	return 0;
 }

@@ -140,3 +140,15 @@ void relay_ensure_user_bus_env(void)
 	if (!stat(dir, &st) && S_ISDIR(st.st_mode) && st.st_uid == getuid())
 		setenv("XDG_RUNTIME_DIR", dir, 0);
 }
+
+void relay_first_line_of(const char *cmd, char *out, size_t len)
+{
+	FILE *p = popen(cmd, "r");
+	*out = 0;
+	if (p) {
+		if (!fgets(out, (int)len, p))
+			*out = 0;
+		pclose(p);
+	}
+	out[strcspn(out, "\n")] = 0;
+}

@@ -189,7 +189,7 @@ static int cmd_status(int argc, char **argv)
 			o.runtime_dir, RELAY_SOCKET_NAME, strerror(-fd));
 		return 1;
 	}
-	cJSON *hello = relay_client_hello(fd, "tether status", why, sizeof why);
+	cJSON *hello = relay_client_hello(fd, "tether status", 10000, why, sizeof why);
 	cJSON *st = hello ? relay_client_request(fd, "{\"type\":\"status\",\"id\":2}", -1, why,
 						 sizeof why) : NULL;
 	close(fd);
@@ -246,22 +246,11 @@ static int cmd_status(int argc, char **argv)
 
 static int spawn_daemon(const char *dir)
 {
-	char self[PATH_MAX], daemon[PATH_MAX + 16], log[256];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-	const char *exe = "tetherd";
-	if (n > 0) {
-		self[n] = 0;
-		char *slash = strrchr(self, '/');
-		if (slash) {
-			*slash = 0;
-			snprintf(daemon, sizeof daemon, "%s/tetherd", self);
-			if (access(daemon, X_OK) == 0)
-				exe = daemon;
-		}
-	}
+	char err[RELAY_ERR_MAX], exe[PATH_MAX], log[256];
+	relay_sibling_exe("tetherd", exe, sizeof exe);
 	relay_runtime_path(log, sizeof log, dir, RELAY_LOG_NAME);
-	if (relay_runtime_dir_prepare(dir, self)) {
-		fprintf(stderr, "tether: %s\n", self);
+	if (relay_runtime_dir_prepare(dir, err)) {
+		fprintf(stderr, "tether: %s\n", err);
 		return -EPERM;
 	}
 	pid_t pid = fork();
