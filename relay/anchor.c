@@ -726,7 +726,6 @@ static int anchor_run(struct anchor *a, int argc, char **argv)
 		struct relay_config cfg;
 		char path[1024] = "";
 		bool flag_given = false;
-		relay_config_defaults(&cfg);
 		/* tetherd reads the file its --config names instead of the default one */
 		for (int i = 0; i < a->n_daemon_args; i++) {
 			const char *f = a->daemon_args[i];
@@ -736,9 +735,9 @@ static int anchor_run(struct anchor *a, int argc, char **argv)
 			else if (!strcmp(f, "--config") && i + 1 < a->n_daemon_args)
 				snprintf(path, sizeof path, "%s", a->daemon_args[i + 1]);
 		}
-		bool has_file = (*path || !relay_config_default_path(path, sizeof path)) &&
-				access(path, F_OK) == 0 && !relay_config_load_file(&cfg, path, err);
-		if (!(has_file && *cfg.log_file) && !flag_given && !rc)
+		bool log_in_file = !relay_config_load(&cfg, *path ? path : NULL, err) &&
+				   *cfg.log_file;
+		if (!log_in_file && !flag_given && !rc)
 			snprintf(a->daemon_log, sizeof a->daemon_log, "%s/tetherd.log", state_dir);
 	}
 	snprintf(a->log_path, sizeof a->log_path, "%s", log_path);

@@ -363,10 +363,8 @@ int relay_cli_service(int argc, char **argv)
 		return service_usage("%s", "neither XDG_CONFIG_HOME nor HOME is set");
 	{   /* the port tetherd will use: its config file's, else the default */
 		struct relay_config cfg;
-		char path[1024], err[RELAY_ERR_MAX];
-		relay_config_defaults(&cfg);
-		if (!relay_config_default_path(path, sizeof path) && access(path, F_OK) == 0 &&
-		    relay_config_load_file(&cfg, path, err)) {
+		char err[RELAY_ERR_MAX];
+		if (relay_config_load(&cfg, NULL, err)) {
 			fprintf(stderr, "tether service: %s\n", err);
 			return 1;
 		}

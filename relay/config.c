@@ -350,3 +350,15 @@ int relay_config_default_path(char *buf, size_t len)
 		return -ENOENT;
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
+
+int relay_config_load(struct relay_config *cfg, const char *path,
+		      char err[RELAY_ERR_MAX])
+{
+	char dflt[1024];
+	relay_config_defaults(cfg);
+	if (path)
+		return relay_config_load_file(cfg, path, err);
+	if (relay_config_default_path(dflt, sizeof dflt) || access(dflt, F_OK))
+		return 0;
+	return relay_config_load_file(cfg, dflt, err);
+}

@@ -71,6 +71,12 @@ void relay_config_print_help(FILE *out);
 /* Default config file path ($XDG_CONFIG_HOME or ~/.config)/tether/tetherd.json. */
 int relay_config_default_path(char *buf, size_t len);
 
+/* The settings tetherd starts from: defaults, then the file at path, or (path
+ * NULL) the default file when it exists. A missing default file is no error;
+ * a bad one is, as is a missing explicit one. */
+int relay_config_load(struct relay_config *cfg, const char *path,
+		      char err[RELAY_ERR_MAX]);
+
 /* Runtime directory: $TETHER_RUNTIME_DIR, else /tmp/tether-UID. */
 int relay_runtime_dir_default(char *buf, size_t len);
 

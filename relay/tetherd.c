@@ -124,7 +124,7 @@ static const char *find_config_flag(int argc, char **argv, bool *missing_value)
 int main(int argc, char **argv)
 {
 	struct relay_config cfg;
-	char err[RELAY_ERR_MAX] = "", path[1024];
+	char err[RELAY_ERR_MAX] = "";
 	struct daemon d = { .exit_code = 0 };
 	bool missing;
 
@@ -138,24 +138,13 @@ int main(int argc, char **argv)
 			return 0;
 		}
 	}
-	relay_config_defaults(&cfg);
 	const char *config = find_config_flag(argc, argv, &missing);
 	if (missing) {
 		fprintf(stderr, "tetherd: option --config needs a value\n");
 		return EXIT_USAGE;
 	}
-	if (config) {
-		if (relay_config_load_file(&cfg, config, err)) {
-			fprintf(stderr, "tetherd: %s\n", err);
-			return EXIT_USAGE;
-		}
-	} else if (!relay_config_default_path(path, sizeof path) && access(path, F_OK) == 0) {
-		if (relay_config_load_file(&cfg, path, err)) {
-			fprintf(stderr, "tetherd: %s\n", err);
-			return EXIT_USAGE;
-		}
-	}
-	if (relay_config_parse_args(&cfg, argc, argv, err)) {
+	if (relay_config_load(&cfg, config, err) ||
+	    relay_config_parse_args(&cfg, argc, argv, err)) {
 		fprintf(stderr, "tetherd: %s\n", err);
 		return EXIT_USAGE;
 	}
