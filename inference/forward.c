@@ -224,40 +224,62 @@ struct att_job {
 	uint32_t layer, n, pos0;
 };
 
+/* A dot product of n KV-cache elements (F16 or float) with floats. */
+static float kv_dot(const struct inf_context *c, const void *row, const float *x, uint32_t n)
+{
+	return c->kv_elem == sizeof(float) ? c->k->dot_f32(row, x, n) : c->k->dot_f16(row, x, n);
+}
+
 /* Causal attention for one (token, head) of the batch: chunk w. */
 static void att_chunk(void *arg, uint32_t w, uint32_t worker)
 {
 	const struct att_job *j = arg;
 	struct inf_context *c = j->c;
 	const struct inf_model *m = c->m;
-	uint32_t hd = m->head_dim, kvd = m->n_head_kv * hd, qd = m->n_head * hd;
+	uint32_t hd = m->head_dim, kvd = m->n_head_kv * hd, qd = m->n_head * hd, n_ctx = c->p.n_ctx;
 	uint32_t group = m->n_head / m->n_head_kv;
-	float *sc = c->scores + (size_t)worker * c->p.n_ctx;
-	const float *kc = c->k_cache + (size_t)j->layer * c->p.n_ctx * kvd;
-	const float *vc = c->v_cache + (size_t)j->layer * c->p.n_ctx * kvd;
+	float *sc = c->scores + (size_t)worker * n_ctx;
+	size_t layer = (size_t)j->layer * n_ctx * kvd;
 	float scale = 1.0f / sqrtf((float)hd);
-	{
-		uint32_t t = w / m->n_head, h = w % m->n_head, kh = h / group;
-		uint32_t len = j->pos0 + t + 1;
-		const float *q = c->q + (size_t)t * qd + (size_t)h * hd;
-		float mx = -INFINITY;
-		for (uint32_t p = 0; p < len; p++) {
-			sc[p] = c->k->dot_f32(kc + (size_t)p * kvd + (size_t)kh * hd, q, hd) * scale;
-			if (sc[p] > mx)
-				mx = sc[p];
-		}
-		float sum = 0;
-		for (uint32_t p = 0; p < len; p++) {
-			sc[p] = expf(sc[p] - mx);
-			sum += sc[p];
-		}
-		float *out = c->att + (size_t)t * qd + (size_t)h * hd;
-		memset(out, 0, hd * sizeof *out);
-		for (uint32_t p = 0; p < len; p++) {
-			const float *v = vc + (size_t)p * kvd + (size_t)kh * hd;
-			float a = sc[p] / sum;
-			for (uint32_t i = 0; i < hd; i++)
-				out[i] += a * v[i];
+	uint32_t t = w / m->n_head, h = w % m->n_head, kh = h / group;
+	uint32_t len = j->pos0 + t + 1;
+	const float *q = c->q + (size_t)t * qd + (size_t)h * hd;
+	const uint8_t *keys = (const uint8_t *)c->k_cache + (layer + (size_t)kh * hd) * c->kv_elem;
+	float mx = -INFINITY;
+	for (uint32_t p = 0; p < len; p++) {
+		sc[p] = kv_dot(c, keys + (size_t)p * kvd * c->kv_elem, q, hd) * scale;
+		if (sc[p] > mx)
+			mx = sc[p];
+	}
+	float sum = 0;
+	for (uint32_t p = 0; p < len; p++) {
+		sc[p] = expf(sc[p] - mx);
+		sum += sc[p];
+	}
+	for (uint32_t p = 0; p < len; p++)
+		sc[p] /= sum;
+	/* values are stored transposed: row i holds element i of every position */
+	const uint8_t *vt = (const uint8_t *)c->v_cache + (layer + (size_t)kh * hd * n_ctx) * c->kv_elem;
+	float *out = c->att + (size_t)t * qd + (size_t)h * hd;
+	for (uint32_t i = 0; i < hd; i++)
+		out[i] = kv_dot(c, vt + (size_t)i * n_ctx * c->kv_elem, sc, len);
+}
+
+/* Stores the keys and values of position pos of layer l in the cache. */
+static void kv_store(struct inf_context *c, uint32_t l, uint32_t pos, const float *k, const float *v)
+{
+	uint32_t kvd = c->m->n_head_kv * c->m->head_dim, n_ctx = c->p.n_ctx;
+	size_t krow = ((size_t)l * n_ctx + pos) * kvd, vt = (size_t)l * n_ctx * kvd + pos;
+	if (c->kv_elem == sizeof(float)) {
+		float *kc = c->k_cache, *vc = c->v_cache;
+		memcpy(kc + krow, k, kvd * sizeof *k);
+		for (uint32_t i = 0; i < kvd; i++)
+			vc[vt + (size_t)i * n_ctx] = v[i];
+	} else {
+		uint16_t *kc = c->k_cache, *vc = c->v_cache;
+		for (uint32_t i = 0; i < kvd; i++) {
+			kc[krow + i] = inf_fp32_to_fp16(k[i]);
+			vc[vt + (size_t)i * n_ctx] = inf_fp32_to_fp16(v[i]);
 		}
 	}
 }
@@ -290,9 +312,7 @@ int inf_forward(struct inf_context *c, const int32_t *ids, uint32_t n, char err[
 		for (uint32_t t = 0; t < n; t++) {
 			rope(c, c->q + (size_t)t * qd, m->n_head, pos0 + t);
 			rope(c, c->kk + (size_t)t * kvd, m->n_head_kv, pos0 + t);
-			size_t at = ((size_t)l * c->p.n_ctx + pos0 + t) * kvd;
-			memcpy(c->k_cache + at, c->kk + (size_t)t * kvd, kvd * sizeof(float));
-			memcpy(c->v_cache + at, c->vv + (size_t)t * kvd, kvd * sizeof(float));
+			kv_store(c, l, pos0 + t, c->kk + (size_t)t * kvd, c->vv + (size_t)t * kvd);
 		}
 		struct att_job aj = { c, l, n, pos0 };
 		inf_pool_run_chunks(c->pool, att_chunk, &aj, n * m->n_head);

@@ -43,6 +43,15 @@ const char *inf_strerror(int code);
 
 /* ---- models ---- */
 
+/* How the KV cache stores keys and values. F16 (the default, as llama.cpp's)
+ * halves the cache and the bytes attention reads per token, at a rounding of
+ * K and V to 11 significant bits; F32 keeps them exact. */
+enum inf_kv_type {
+	INF_KV_F16 = 0,
+	INF_KV_F32,
+};
+const char *inf_kv_type_name(enum inf_kv_type type);   /* "f16", "f32" */
+
 struct inf_model;
 
 struct inf_model_options {
@@ -89,7 +98,7 @@ void inf_model_get_info(const struct inf_model *model, struct inf_model_info *in
 const char *inf_type_name(uint32_t type);    /* "Q4_K", ...; "?" if unknown */
 
 /* Bytes a context of n_ctx tokens allocates (KV cache + scratch). */
-uint64_t inf_context_bytes(const struct inf_model *model, uint32_t n_ctx);
+uint64_t inf_context_bytes(const struct inf_model *model, uint32_t n_ctx, enum inf_kv_type kv_type);
 
 /* Tokenizer of the model (from the GGUF metadata). */
 int inf_model_tokenize(const struct inf_model *model, const char *text, size_t len,
@@ -118,6 +127,7 @@ struct inf_context_params {
 	enum inf_isa isa;     /* AUTO: the best this CPU supports */
 	/* Refuse a context larger than this many bytes (0: MemAvailable). */
 	uint64_t max_bytes;
+	enum inf_kv_type kv_type;
 };
 void inf_context_params_default(struct inf_context_params *p);
 

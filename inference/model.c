@@ -580,16 +580,26 @@ static uint64_t act_bytes(const struct inf_model *m)
 	return (w * 4 + 64) * INF_MAX_BATCH;
 }
 
-static uint64_t kv_bytes(const struct inf_model *m, uint32_t n_ctx)
+static size_t kv_elem_bytes(enum inf_kv_type type)
 {
-	return 2ull * m->n_layer * n_ctx * m->n_head_kv * m->head_dim * sizeof(float);
+	return type == INF_KV_F32 ? sizeof(float) : sizeof(uint16_t);
 }
 
-uint64_t inf_context_bytes(const struct inf_model *m, uint32_t n_ctx)
+static uint64_t kv_bytes(const struct inf_model *m, uint32_t n_ctx, enum inf_kv_type type)
+{
+	return 2ull * m->n_layer * n_ctx * m->n_head_kv * m->head_dim * kv_elem_bytes(type);
+}
+
+const char *inf_kv_type_name(enum inf_kv_type type)
+{
+	return type == INF_KV_F32 ? "f32" : type == INF_KV_F16 ? "f16" : "?";
+}
+
+uint64_t inf_context_bytes(const struct inf_model *m, uint32_t n_ctx, enum inf_kv_type type)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	uint32_t nt = cpus > 0 ? (uint32_t)cpus : 1;
-	return kv_bytes(m, n_ctx) + scratch_floats(m, nt, n_ctx) * 4 + act_bytes(m);
+	return kv_bytes(m, n_ctx, type) + scratch_floats(m, nt, n_ctx) * 4 + act_bytes(m);
 }
 
 static uint64_t mem_available(void)
@@ -628,13 +638,15 @@ int inf_context_create(struct inf_model *m, const struct inf_context_params *pin
 	if (!k)
 		return inf_fail(err, INF_EUNSUPPORTED, "isa %s is not supported by this CPU", inf_isa_name(p.isa));
 	p.isa = k->isa;
-	uint64_t need = kv_bytes(m, p.n_ctx) + scratch_floats(m, p.n_threads, p.n_ctx) * 4 + act_bytes(m);
+	if ((unsigned)p.kv_type > INF_KV_F32)
+		return inf_fail(err, INF_EINVAL, "kv_type %d is not one of f16, f32", (int)p.kv_type);
+	uint64_t need = kv_bytes(m, p.n_ctx, p.kv_type) + scratch_floats(m, p.n_threads, p.n_ctx) * 4 + act_bytes(m);
 	uint64_t avail = p.max_bytes ? p.max_bytes : mem_available();
 	if (avail && need > avail)
 		return inf_fail(err, INF_ECONTEXT,
-				"n_ctx %u needs %llu MiB (KV cache %llu MiB + scratch), above the %llu MiB %s",
-				p.n_ctx, (unsigned long long)(need >> 20),
-				(unsigned long long)(kv_bytes(m, p.n_ctx) >> 20), (unsigned long long)(avail >> 20),
+				"n_ctx %u needs %llu MiB (%s KV cache %llu MiB + scratch), above the %llu MiB %s",
+				p.n_ctx, (unsigned long long)(need >> 20), inf_kv_type_name(p.kv_type),
+				(unsigned long long)(kv_bytes(m, p.n_ctx, p.kv_type) >> 20), (unsigned long long)(avail >> 20),
 				p.max_bytes ? "allowed (max_bytes)" : "available (MemAvailable)");
 	struct inf_context *c = calloc(1, sizeof *c);
 	if (!c)
@@ -644,8 +656,9 @@ int inf_context_create(struct inf_model *m, const struct inf_context_params *pin
 	c->k = k;
 	size_t kvd = (size_t)m->n_head_kv * m->head_dim, qd = (size_t)m->n_head * m->head_dim;
 	size_t kvn = (size_t)m->n_layer * p.n_ctx * kvd, B = INF_MAX_BATCH;
-	c->k_cache = malloc(kvn * sizeof(float));
-	c->v_cache = malloc(kvn * sizeof(float));
+	c->kv_elem = kv_elem_bytes(p.kv_type);
+	c->k_cache = malloc(kvn * c->kv_elem);
+	c->v_cache = malloc(kvn * c->kv_elem);
 	c->x = malloc(B * m->dim * sizeof(float));
 	c->xb = malloc(B * m->dim * sizeof(float));
 	c->q = malloc(B * qd * sizeof(float));

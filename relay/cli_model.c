@@ -32,7 +32,7 @@ static int usage(const char *cmd, const char *fmt, const char *arg)
 /* Every option of every model command; each command says which it takes. */
 struct opts {
 	const char *cmd;
-	const char *model, *text, *prompt, *system, *ids, *isa;
+	const char *model, *text, *prompt, *system, *ids, *isa, *kv_type;
 	const char *stops[MAX_STOPS];
 	size_t n_stops;
 	bool json, chat, no_special, parse_special;
@@ -94,6 +94,7 @@ static int parse(int argc, char **argv, const char *allowed, struct opts *o)
 		else if (!strcmp(a, "--system")) o->system = v;
 		else if (!strcmp(a, "--ids")) o->ids = v;
 		else if (!strcmp(a, "--isa")) o->isa = v;
+		else if (!strcmp(a, "--kv-type")) o->kv_type = v;
 		else if (!strcmp(a, "--stop")) {
 			if (o->n_stops == MAX_STOPS || !*v)
 				return usage(o->cmd, "--stop: at most 16 stop strings, none empty ('%s')", v);
@@ -140,7 +141,14 @@ static int parse(int argc, char **argv, const char *allowed, struct opts *o)
 	}
 	if (!o->model)
 		return usage(o->cmd, "%s is required", "--model");
+	if (o->kv_type && strcmp(o->kv_type, "f16") && strcmp(o->kv_type, "f32"))
+		return usage(o->cmd, "--kv-type '%s' is not f16 or f32", o->kv_type);
 	return 0;
+}
+
+static enum inf_kv_type kv_type_of(const struct opts *o)
+{
+	return o->kv_type && !strcmp(o->kv_type, "f32") ? INF_KV_F32 : INF_KV_F16;
 }
 
 static void progress(double fraction, void *user)
@@ -175,6 +183,7 @@ static int make_context(const struct opts *o, struct inf_model *m, struct inf_co
 	p.n_ctx = (uint32_t)o->ctx;
 	p.n_threads = (uint32_t)o->threads;
 	p.seed = o->sp.seed;
+	p.kv_type = kv_type_of(o);
 	if (o->isa) {
 		if (!strcmp(o->isa, "auto")) p.isa = INF_ISA_AUTO;
 		else if (!strcmp(o->isa, "portable")) p.isa = INF_ISA_PORTABLE;
@@ -246,7 +255,7 @@ static void print_json(cJSON *j)
 static int model_info(int argc, char **argv)
 {
 	struct opts o = { .cmd = "model info" };
-	int rc = parse(argc, argv, " --model --json --ctx ", &o);
+	int rc = parse(argc, argv, " --model --json --ctx --kv-type ", &o);
 	if (rc)
 		return rc;
 	struct inf_model *m;
@@ -255,7 +264,7 @@ static int model_info(int argc, char **argv)
 	struct inf_model_info i;
 	inf_model_get_info(m, &i);
 	uint32_t n_ctx = o.ctx ? (uint32_t)o.ctx : (i.n_ctx_train < 4096 ? i.n_ctx_train : 4096);
-	uint64_t ctx_bytes = inf_context_bytes(m, n_ctx);
+	uint64_t ctx_bytes = inf_context_bytes(m, n_ctx, kv_type_of(&o));
 	if (o.json) {
 		cJSON *j = cJSON_CreateObject(), *types = cJSON_CreateObject();
 		cJSON_AddStringToObject(j, "architecture", i.arch);
@@ -289,6 +298,7 @@ static int model_info(int argc, char **argv)
 		cJSON_AddStringToObject(j, "chat_template", i.has_chat_template ? i.chat_family : "none");
 		cJSON_AddNumberToObject(j, "n_ctx", n_ctx);
 		cJSON_AddNumberToObject(j, "context_bytes", (double)ctx_bytes);
+		cJSON_AddStringToObject(j, "kv_type", inf_kv_type_name(kv_type_of(&o)));
 		cJSON_AddBoolToObject(j, "n_ctx_above_trained", n_ctx > i.n_ctx_train);
 		print_json(j);
 	} else {
@@ -307,8 +317,8 @@ static int model_info(int argc, char **argv)
 			if (i.type_counts[t])
 				printf(" %s x%u", inf_type_name((uint32_t)t), i.type_counts[t]);
 		printf("\nchat template  %s\n", i.has_chat_template ? i.chat_family : "none");
-		printf("memory         %.1f MiB for n_ctx %u (KV cache and scratch; weights are mapped)\n",
-		       ctx_bytes / 1048576.0, n_ctx);
+		printf("memory         %.1f MiB for n_ctx %u (%s KV cache and scratch; weights are mapped)\n",
+		       ctx_bytes / 1048576.0, n_ctx, inf_kv_type_name(kv_type_of(&o)));
 		if (n_ctx > i.n_ctx_train)
 			printf("               n_ctx %u is above the trained %u: a context of it is refused\n", n_ctx,
 			       i.n_ctx_train);
@@ -445,7 +455,7 @@ static int cmd_generate(int argc, char **argv)
 	int rc = parse(argc, argv,
 		       " --model --prompt --chat --system --max-tokens --temperature --top-k --top-p --min-p "
 		       "--repeat-penalty --repeat-last-n --frequency-penalty --presence-penalty --seed --stop "
-		       "--threads --ctx --isa --json ", &o);
+		       "--threads --ctx --isa --kv-type --json ", &o);
 	if (rc)
 		return rc;
 	if (!o.prompt)
@@ -511,6 +521,7 @@ static int cmd_generate(int argc, char **argv)
 		cJSON_AddNumberToObject(set, "n_ctx", cp.n_ctx);
 		cJSON_AddNumberToObject(set, "threads", cp.n_threads);
 		cJSON_AddStringToObject(set, "isa", inf_isa_name(cp.isa));
+		cJSON_AddStringToObject(set, "kv_type", inf_kv_type_name(cp.kv_type));
 		cJSON_AddItemToObject(j, "settings", set);
 		cJSON_AddNumberToObject(t, "ttft_ms", r.ttft_ms);
 		cJSON_AddNumberToObject(t, "prompt_ms", r.prompt_ms);
@@ -567,7 +578,7 @@ static int cmp_ranked(const void *a, const void *b)
 static int cmd_logits(int argc, char **argv)
 {
 	struct opts o = { .cmd = "logits" };
-	int rc = parse(argc, argv, " --model --prompt --ids --top --json --threads --ctx --isa --no-special "
+	int rc = parse(argc, argv, " --model --prompt --ids --top --json --threads --ctx --isa --kv-type --no-special "
 			       "--parse-special ", &o);
 	if (rc)
 		return rc;
@@ -634,7 +645,9 @@ static int cmd_logits(int argc, char **argv)
 		cJSON_AddItemToObject(j, "top", a);
 		cJSON_AddNumberToObject(j, "n_vocab", info.n_vocab);
 		cJSON_AddStringToObject(j, "isa", inf_isa_name(cp.isa));
+		cJSON_AddStringToObject(j, "kv_type", inf_kv_type_name(cp.kv_type));
 		cJSON_AddNumberToObject(j, "threads", cp.n_threads);
+		cJSON_AddNumberToObject(j, "n_ctx", cp.n_ctx);
 		print_json(j);
 	} else {
 		for (uint32_t i = 0; i < k; i++)

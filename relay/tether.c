@@ -356,16 +356,18 @@ static const struct command {
 	  "                      the command Windows runs when there is no systemd)" },
 	{ "doctor", relay_cli_doctor, "doctor [--json]     platform and daemon checks, a fix for each (docs/doctor.md);\n"
 	  "                      exit 0 ok, 1 warn, 3 fail; --root DIR judges a tree laid out like a system" },
-	{ "model", relay_cli_model, "model info --model PATH [--json] [--ctx N]\n"
+	{ "model", relay_cli_model, "model info --model PATH [--json] [--ctx N] [--kv-type f16|f32]\n"
 	  "                      architecture, sizes, types, vocabulary, template, memory" },
 	{ "tokenize", relay_cli_tokenize, "tokenize --model PATH [--text T | stdin] [--json] [--no-special]\n"
 	  "                      [--parse-special]   token ids (and pieces)" },
 	{ "generate", relay_cli_generate, "generate --model PATH --prompt T [--chat [--system S]] [--max-tokens N]\n"
 	  "                      [--temperature X] [--top-k N] [--top-p X] [--min-p X] [--repeat-penalty X]\n"
 	  "                      [--repeat-last-n N] [--frequency-penalty X] [--presence-penalty X]\n"
-	  "                      [--seed S] [--stop S]... [--threads N] [--ctx N] [--isa I] [--json]" },
+	  "                      [--seed S] [--stop S]... [--threads N] [--ctx N] [--isa I]\n"
+	  "                      [--kv-type f16|f32] [--json]" },
 	{ "logits", relay_cli_logits, "logits --model PATH (--prompt T | --ids 1,2,3) [--top K] [--json]\n"
-	  "                      [--threads N] [--ctx N] [--isa auto|portable|avx2|avx512]" },
+	  "                      [--threads N] [--ctx N] [--isa auto|portable|avx2|avx512]\n"
+	  "                      [--kv-type f16|f32]" },
 	{ "help", cmd_help, "help                this text" },
 };
 

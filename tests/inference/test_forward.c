@@ -26,7 +26,14 @@ struct ref {
 	struct inf_gguf *g;
 	uint32_t hd, qd, kvd, n_rot;
 	bool neox;
+	bool kv_f16;   /* keys and values rounded to F16, as the engine's F16 cache holds them */
 };
+
+static void round_kv(const struct ref *r, double *v, uint32_t n)
+{
+	for (uint32_t i = 0; r->kv_f16 && i < n; i++)
+		v[i] = inf_fp16_to_fp32(inf_fp32_to_fp16((float)v[i]));
+}
 
 static double *deq(const struct ref *r, const char *name)
 {
@@ -112,6 +119,8 @@ static void ref_forward(const struct ref *r, const int32_t *ids, uint32_t n, dou
 			mv(v + (size_t)p * r->kvd, wv, xb, r->kvd, dim, bv);
 			ref_rope(r, q + (size_t)p * r->qd, s->n_head, p, freqs);
 			ref_rope(r, k + (size_t)p * r->kvd, s->n_head_kv, p, freqs);
+			round_kv(r, k + (size_t)p * r->kvd, r->kvd);
+			round_kv(r, v + (size_t)p * r->kvd, r->kvd);
 		}
 		for (uint32_t p = 0; p < n; p++) {
 			for (uint32_t h = 0; h < s->n_head; h++) {
@@ -172,18 +181,28 @@ static uint8_t *build(const struct inf_test_model_spec *s, size_t *len)
 
 static double worst_ratio;   /* across a model, for the log */
 
-static bool close_enough(const float *got, const double *want, uint32_t n, double tol, const char *what)
+/* max |got - want| / max |want|; *at: where the largest error is */
+static double error_ratio(const float *got, const double *want, uint32_t n, uint32_t *at, double *err_out,
+			  double *mx_out)
 {
 	double mx = 0, err = 0;
-	uint32_t at = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		mx = fmax(mx, fabs(want[i]));
 		if (fabs(got[i] - want[i]) > err) {
 			err = fabs(got[i] - want[i]);
-			at = i;
+			*at = i;
 		}
 	}
-	double ratio = err / mx;
+	*err_out = err;
+	*mx_out = mx;
+	return err / mx;
+}
+
+static bool close_enough(const float *got, const double *want, uint32_t n, double tol, const char *what)
+{
+	double mx, err;
+	uint32_t at = 0;
+	double ratio = error_ratio(got, want, n, &at, &err, &mx);
 	worst_ratio = fmax(worst_ratio, ratio);
 	if (!(ratio <= tol)) {
 		fprintf(stderr, "%s: logit %u: %.6f vs reference %.6f (error %.3g of max %.3g, tolerance %.3g)\n",
@@ -210,10 +229,15 @@ static void compare(struct inf_test_model_spec *s)
 	int32_t ids[N];
 	for (int i = 0; i < N; i++)
 		ids[i] = (int32_t)((i * 7919 + s->seed * 31) % s->n_vocab);
-	double *want[N + 1];
-	for (int n = PROMPT; n <= N; n++) {
-		want[n] = malloc(s->n_vocab * sizeof(double));
-		ref_forward(&r, ids, (uint32_t)n, want[n]);
+	/* want[kv][n]: the reference logits after n tokens, with the K and V the
+	 * F16 (kv 0) or F32 (kv 1) cache holds */
+	double *want[2][N + 1];
+	for (int kv = 0; kv < 2; kv++) {
+		r.kv_f16 = kv == INF_KV_F16;
+		for (int n = PROMPT; n <= N; n++) {
+			want[kv][n] = malloc(s->n_vocab * sizeof(double));
+			ref_forward(&r, ids, (uint32_t)n, want[kv][n]);
+		}
 	}
 	bool flt = s->wtype == INF_TYPE_F32 || s->wtype == INF_TYPE_F16 || s->wtype == INF_TYPE_BF16;
 	double tol = flt ? 1e-4 : 3e-2;
@@ -227,30 +251,44 @@ static void compare(struct inf_test_model_spec *s)
 	for (int isa = INF_ISA_PORTABLE; isa <= INF_ISA_AVX512; isa++) {
 		if (!inf_isa_supported((enum inf_isa)isa))
 			continue;
-		for (uint32_t threads = 1; threads <= 3; threads += 2) {
+		for (uint32_t threads = 1; threads <= 3; threads += 2)
+		for (int kv = 0; kv < 2; kv++) {
 			struct inf_context_params p;
 			inf_context_params_default(&p);
 			p.n_ctx = 16;
 			p.n_threads = threads;
 			p.isa = (enum inf_isa)isa;
+			p.kv_type = (enum inf_kv_type)kv;
 			struct inf_context *c = NULL;
 			CHECK(inf_context_create(m, &p, &c, err) == 0);
 			if (!c)
 				continue;
 			char what[128];
-			snprintf(what, sizeof what, "%s %s %s %u threads", s->arch, inf_type_name(s->wtype),
-				 inf_isa_name((enum inf_isa)isa), threads);
+			snprintf(what, sizeof what, "%s %s %s %u threads, %s cache", s->arch, inf_type_name(s->wtype),
+				 inf_isa_name((enum inf_isa)isa), threads, inf_kv_type_name(p.kv_type));
 			/* the prompt as one batch, then one token at a time */
 			CHECK(inf_evaluate(c, ids, PROMPT, err) == 0);
-			CHECK(close_enough(inf_logits(c), want[PROMPT], s->n_vocab, tol, what));
+			CHECK(close_enough(inf_logits(c), want[kv][PROMPT], s->n_vocab, tol, what));
 			for (int n = PROMPT + 1; n <= N; n++) {
 				CHECK(inf_evaluate(c, ids + n - 1, 1, err) == 0);
-				CHECK(close_enough(inf_logits(c), want[n], s->n_vocab, tol, what));
+				CHECK(close_enough(inf_logits(c), want[kv][n], s->n_vocab, tol, what));
+			}
+			/* with float weights the engine is far closer to the reference of
+			 * its own cache type than to the other's: the type is really used */
+			if (s->wtype == INF_TYPE_F32) {
+				uint32_t at;
+				double e, mx;
+				double own = error_ratio(inf_logits(c), want[kv][N], s->n_vocab, &at, &e, &mx);
+				double other = error_ratio(inf_logits(c), want[!kv][N], s->n_vocab, &at, &e, &mx);
+				if (!(own * 10 < other))
+					fprintf(stderr, "%s: error %.3g to its own cache type's reference, %.3g to the "
+						"other's\n", what, own, other);
+				CHECK(own * 10 < other);
 			}
 			/* and again from a truncated cache: same positions, same logits */
 			CHECK(inf_truncate(c, 2, err) == 0);
 			CHECK(inf_evaluate(c, ids + 2, N - 2, err) == 0);
-			CHECK(close_enough(inf_logits(c), want[N], s->n_vocab, tol, what));
+			CHECK(close_enough(inf_logits(c), want[kv][N], s->n_vocab, tol, what));
 			inf_context_free(c);
 		}
 	}
@@ -258,8 +296,9 @@ static void compare(struct inf_test_model_spec *s)
 	       inf_type_name(s->wtype), worst_ratio, tol);
 	inf_model_free(m);
 out:
-	for (int n = PROMPT; n <= N; n++)
-		free(want[n]);
+	for (int kv = 0; kv < 2; kv++)
+		for (int n = PROMPT; n <= N; n++)
+			free(want[kv][n]);
 	inf_gguf_free(r.g);
 	free(buf);
 }
@@ -477,7 +516,9 @@ static void model_info_describes_the_file(void)
 		CHECK_EQ(i.type_counts[INF_TYPE_Q8_0], 2 * 7 + 2);
 		CHECK_EQ(i.type_counts[INF_TYPE_F32], 2 * 5 + 1);
 		CHECK(!i.tied_output);
-		CHECK(inf_context_bytes(m, 256) > 2ull * 2 * 256 * 32 * 4);
+		/* the F16 cache is half the F32 one: 2 layers x 256 x 32 x 2 (K, V) */
+		CHECK_EQ(inf_context_bytes(m, 256, INF_KV_F32) - inf_context_bytes(m, 256, INF_KV_F16),
+			 2ull * 2 * 256 * 32 * 2);
 		inf_model_free(m);
 	}
 	free(buf);

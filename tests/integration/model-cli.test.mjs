@@ -39,8 +39,13 @@ test('model info --json describes the file and the memory for --ctx', T, async (
   assert.equal(j.n_ctx, 128);
   assert.equal(j.n_ctx_above_trained, false);
   assert.equal((await json(['model', 'info', '--model', Q8, '--json', '--ctx', '300'])).n_ctx_above_trained, true);
-  // KV cache alone: 2 (k, v) x 1 layer x 128 positions x 16 floats x 4 bytes
-  assert.ok(j.context_bytes > 2 * 128 * 16 * 4);
+  // KV cache alone: 2 (k, v) x 1 layer x 128 positions x 16 halves x 2 bytes (F16 by default)
+  assert.equal(j.kv_type, 'f16');
+  assert.ok(j.context_bytes > 2 * 128 * 16 * 2);
+  // an F32 cache is that much again
+  const f32 = await json(['model', 'info', '--model', Q8, '--json', '--ctx', '128', '--kv-type', 'f32']);
+  assert.equal(f32.kv_type, 'f32');
+  assert.equal(f32.context_bytes - j.context_bytes, 2 * 128 * 16 * 2);
   const text = await tether(['model', 'info', '--model', QWEN]);
   assert.equal(text.code, 0);
   assert.match(text.stdout, /architecture +qwen2/);
@@ -87,6 +92,9 @@ test('generate --json: ids, text, effective settings and timings; greedy is repe
   assert.equal(a.settings.max_tokens, 6);
   assert.equal(a.settings.threads, 2);
   assert.ok(['avx512', 'avx2', 'portable'].includes(a.settings.isa));
+  assert.equal(a.settings.kv_type, 'f16');
+  const f32 = await json([...args, '--kv-type', 'f32']);
+  assert.equal(f32.settings.kv_type, 'f32');
   for (const k of ['ttft_ms', 'prompt_ms', 'prompt_tokens_per_s', 'gen_ms', 'gen_tokens_per_s'])
     assert.equal(typeof a.timings[k], 'number', k);
   // the same seed samples the same tokens
@@ -122,6 +130,8 @@ test('every bad flag or value is refused by name', T, async () => {
     [['logits', '--model', LLAMA, '--ids', '1', '--threads', '0'], /--threads '0'/, 2],
     [['logits', '--model', LLAMA, '--ids', '1', '--isa', 'sse9'], /--isa 'sse9'/, 2],
     [['logits', '--model', LLAMA, '--ids', '99'], /token id 99/, 1],
+    [['logits', '--model', LLAMA, '--ids', '1', '--kv-type', 'q8'], /--kv-type 'q8' is not f16 or f32/, 2],
+    [['model', 'info', '--model', LLAMA, '--kv-type', 'F16'], /--kv-type 'F16'/, 2],
     [['logits', '--model', LLAMA, '--ids', '1', '--ctx', '100000'], /n_ctx 100000 .*trained context of 256/, 1],
     [['generate', '--model', QWEN, '--prompt', 'x', '--temperature', '-1'], /temperature/, 1],
     [['generate', '--model', QWEN, '--prompt', 'x', '--top-p', 'abc'], /--top-p needs a number/, 2],
