@@ -447,13 +447,11 @@ static int build_maps(struct inf_tokenizer *t, const struct inf_vocab_spec *s, c
 			snprintf(buf, sizeof buf, "<0x%02X>", b);
 			t->byte_token[b] = str_map_get(t, buf, 6);
 		} else {
+			/* Some vocabularies (GPT-NeoX, MPT) lack the bytes that
+			 * never occur in UTF-8 (0xC0, 0xC1, 0xF5-0xFF): those
+			 * bytes then give no token, as in llama.cpp. */
 			buf[0] = (char)b;
 			t->byte_token[b] = str_map_get(t, buf, 1);
-			if (t->byte_token[b] < 0) {
-				inf_text_set_err(err, "tokenizer: the gpt2 vocabulary has no token for byte "
-					"0x%02X", b);
-				return INF_TEXT_EINVAL;
-			}
 		}
 	}
 	if (t->kind == TOK_SPM && s->n_merges) {
@@ -851,7 +849,7 @@ static int bpe_try_pair(const struct inf_tokenizer *t, struct work *w, int32_t l
 {
 	const struct merge_slot *m;
 
-	if (left < 0 || right < 0)
+	if (left < 0 || right < 0 || w->sym[left].id < 0 || w->sym[right].id < 0)
 		return 0;
 	m = merge_get(&t->merges, w->sym[left].id, w->sym[right].id);
 	if (!m)
@@ -875,7 +873,8 @@ static int bpe_word(const struct inf_tokenizer *t, struct work *w, const char *w
 		}
 	}
 	if (len == 1) {
-		emit(o, t->byte_token[(unsigned char)word[0]]);
+		if (t->byte_token[(unsigned char)word[0]] >= 0)
+			emit(o, t->byte_token[(unsigned char)word[0]]);
 		return 0;
 	}
 	if (grow((void **)&w->sym, &w->sym_cap, len, sizeof *w->sym))
@@ -905,7 +904,8 @@ static int bpe_word(const struct inf_tokenizer *t, struct work *w, const char *w
 			return rc;
 	}
 	for (int32_t i = 0; i >= 0; i = w->sym[i].next)
-		emit(o, w->sym[i].id);
+		if (w->sym[i].id >= 0) /* a byte without a token is dropped */
+			emit(o, w->sym[i].id);
 	return 0;
 }
 
