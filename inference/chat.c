@@ -28,8 +28,14 @@ enum inf_chat_family inf_chat_detect(const char *t)
 		return INF_CHAT_CHATML;
 	}
 	if (has(t, "<|start_header_id|>") && has(t, "<|end_header_id|>") && has(t, "<|eot_id|>")) {
-		if (has(t, "Cutting Knowledge Date"))
+		if (has(t, "Cutting Knowledge Date") && has(t, "Today Date: "))
 			return INF_CHAT_LLAMA31;
+		/* Function-calling templates on Llama 3 markers (functionary,
+		 * firefunction) write system prompts of their own; so does one
+		 * with "Cutting Knowledge Date" but no "Today Date" (functionary
+		 * v3.1): not this family. */
+		if (has(t, "Cutting Knowledge Date") || has(t, "function"))
+			return INF_CHAT_UNKNOWN;
 		return INF_CHAT_LLAMA3;
 	}
 	if (has(t, "<start_of_turn>") && has(t, "<end_of_turn>"))
@@ -56,6 +62,10 @@ enum inf_chat_family inf_chat_detect(const char *t)
 		if (has(t, "\"[INST] \" + message[\"content\"] + \"[/INST]\"") ||
 		    has(t, "'[INST] ' + message['content'] + '[/INST]'"))
 			return INF_CHAT_MISTRAL_V3;
+		/* Mistral Nemo: no space after [INST] */
+		if (has(t, "\"[INST]\" + message[\"content\"] + \"[/INST]\"") ||
+		    has(t, "'[INST]' + message['content'] + '[/INST]'"))
+			return INF_CHAT_MISTRAL_TEKKEN;
 		return INF_CHAT_UNKNOWN;
 	}
 	return INF_CHAT_UNKNOWN;
@@ -82,6 +92,8 @@ const char *inf_chat_family_name(enum inf_chat_family f)
 		return "mistral-v3";
 	case INF_CHAT_LLAMA31:
 		return "llama3.1";
+	case INF_CHAT_MISTRAL_TEKKEN:
+		return "mistral-v3-tekken";
 	default:
 		return "unknown";
 	}
@@ -205,6 +217,7 @@ struct variant {
 	bool phi3_no_bos;           /* Phi-3.5, Phi-3-mini-128k: the template writes no bos_token */
 	bool phi3_skip_empty_system; /* Phi-3.5: a system message with empty content is skipped */
 	const char *date;           /* Llama 3.1+: "Today Date: " (the template's date_string) */
+	bool tekken_space_trim;     /* Ministral: assistant " " + trim(content), Nemo: content */
 };
 
 static void render_chatml(struct buf *b, const struct inf_chat_message *msgs, size_t n,
@@ -344,6 +357,31 @@ static int render(enum inf_chat_family f, struct buf *b, const struct inf_chat_m
 			}
 		}
 		return 0;
+	case INF_CHAT_MISTRAL_TEKKEN:
+		if ((rc = check_alternation(f, msgs, n, true, err)))
+			return rc;
+		if (n && role_is(&msgs[0], "system"))
+			system = msgs[0].content, start = 1;
+		puts_(b, bos);
+		for (size_t i = start; i < n; i++) {
+			if (role_is(&msgs[i], "user")) {
+				puts_(b, "[INST]");
+				if (system && i == n - 1) { /* only on the very last message */
+					puts_(b, system);
+					puts_(b, "\n\n");
+				}
+				puts_(b, msgs[i].content);
+				puts_(b, "[/INST]");
+			} else if (v->tekken_space_trim) { /* Ministral */
+				puts_(b, " ");
+				put_trimmed(b, msgs[i].content);
+				puts_(b, eos);
+			} else {
+				puts_(b, msgs[i].content);
+				puts_(b, eos);
+			}
+		}
+		return 0;
 	case INF_CHAT_ZEPHYR:
 		for (size_t i = 0; i < n; i++) {
 			puts_(b, "<|");
@@ -392,8 +430,8 @@ static int render(enum inf_chat_family f, struct buf *b, const struct inf_chat_m
 		return 0;
 	default:
 		inf_text_set_err(err, "chat template: family %d is unknown (the known families: chatml, "
-			"llama3, llama3.1, llama2, mistral, mistral-v3, zephyr, gemma, phi3); use raw "
-			"completion", (int)f);
+			"llama3, llama3.1, llama2, mistral, mistral-v3, mistral-v3-tekken, zephyr, gemma, "
+			"phi3); use raw completion", (int)f);
 		return INF_TEXT_EUNSUPPORTED;
 	}
 }
@@ -538,7 +576,7 @@ int inf_chat_apply_template_opt(const char *template_text, const struct inf_chat
 			template_text && *template_text ?
 				"the model's tokenizer.chat_template is not one of the known "
 				"families (chatml, llama3, llama3.1, llama2, mistral, mistral-v3, "
-				"zephyr, gemma, phi3)" :
+				"mistral-v3-tekken, zephyr, gemma, phi3)" :
 				"the model has no tokenizer.chat_template");
 		return INF_TEXT_EUNSUPPORTED;
 	}
@@ -549,6 +587,8 @@ int inf_chat_apply_template_opt(const char *template_text, const struct inf_chat
 	}
 	if (f == INF_CHAT_MISTRAL)
 		v.eos_space = strstr(template_text, "eos_token + ' '") != NULL;
+	if (f == INF_CHAT_MISTRAL_TEKKEN)
+		v.tekken_space_trim = has(template_text, "\" \" + message[\"content\"]|trim");
 	if (f == INF_CHAT_GEMMA)
 		v.system_first_user = has(template_text, "first_user_prefix");
 	if (f == INF_CHAT_PHI3) {

@@ -111,8 +111,17 @@ static void llama3_and_31(void)
 	       "<|end_header_id|>\n\n");
 	/* Llama 3.1's dated system header, as rendered in public test data */
 	CHECK_EQ(inf_chat_detect("{{- \"Cutting Knowledge Date: December 2023\\n\" }} "
+				 "{{- \"Today Date: \" + date_string }} "
 				 "<|start_header_id|> <|end_header_id|> <|eot_id|>"),
 		 INF_CHAT_LLAMA31);
+	/* function-calling templates on Llama 3 markers write their own system
+	 * prompts (meetkai functionary v3.1, v3.2; fireworks firefunction v2) */
+	CHECK_EQ(inf_chat_detect("{{- bos_token + \"<|start_header_id|>system<|end_header_id|>\\n\\n\" }}"
+				 "{{- \"Cutting Knowledge Date: December 2023\\n\\n\" }} <|eot_id|>"),
+		 INF_CHAT_UNKNOWN);
+	CHECK_EQ(inf_chat_detect("{{ bos_token + '<|start_header_id|>system<|end_header_id|>\\n\\nYou "
+				 "are capable of executing available function(s) if required.' }}"
+				 "<|eot_id|>"), INF_CHAT_UNKNOWN);
 	CHECK_EQ(inf_chat_apply(INF_CHAT_LLAMA31, sys, 2, true, "<|begin_of_text|>", "", &out, err),
 		 0);
 	CHECK(out && strcmp(out, "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n"
@@ -144,6 +153,20 @@ static void inst_families(void)
 	expect("mistral_v3", INF_CHAT_MISTRAL_V3, conv_a, 6, true, "", "</s>",
 	       "[INST] Hello[/INST] Hi there</s>[INST] Who are you[/INST] I am an assistant</s>"
 	       "[INST] You are a helpful assistant\n\nAnother question[/INST]");
+	/* Mistral Nemo: no space after [INST], the assistant's content as is,
+	 * the system message on the last user turn; no generation prompt */
+	expect("mistral_nemo", INF_CHAT_MISTRAL_TEKKEN, conv_a, 6, true, "<s>", "</s>",
+	       "<s>[INST]Hello[/INST]Hi there</s>[INST]Who are you[/INST]   I am an assistant   "
+	       "</s>[INST]You are a helpful assistant\n\nAnother question[/INST]");
+	expect("mistral_nemo", INF_CHAT_MISTRAL_TEKKEN, conv_a, 5, false, "<s>", "</s>",
+	       "<s>[INST]Hello[/INST]Hi there</s>[INST]Who are you[/INST]   I am an assistant   "
+	       "</s>");
+	/* Ministral (the same with " " + content|trim for the assistant) */
+	CHECK_EQ(inf_chat_apply_template("{{- \"[INST]\" + message[\"content\"] + \"[/INST]\" }}"
+					 "{{- \" \" + message[\"content\"]|trim + eos_token}}",
+					 conv_a + 1, 2, true, "<s>", "</s>", &out, err), 0);
+	CHECK(out && strcmp(out, "<s>[INST]Hello[/INST] Hi there</s>") == 0);
+	free(out);
 	/* the templates' raise_exception cases are errors naming the problem */
 	t = load("mixtral_instruct_v01");
 	CHECK_EQ(inf_chat_apply_template(t, conv_b, 4, true, "<s>", "</s>", &out, err),
