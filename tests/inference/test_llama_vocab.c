@@ -9,7 +9,11 @@
  * tokenizer with an error naming that value. Without the variable the test is
  * skipped (exit 77) saying why.
  *
- *   test_llama_vocab [DIR]     (DIR overrides the variable)
+ *   test_llama_vocab [DIR] [NAME=GGUF]...   (DIR overrides the variable)
+ *
+ * NAME=GGUF compares DIR/NAME.inp/.out with another file's tokenizer, for the
+ * pairs whose vocabulary llama.cpp does not ship (ggml-vocab-llama-bpe.gguf=
+ * the Llama 3 oracle's GGUF that text_tokenizer_oracle writes).
  *
  * Formats (test-tokenizer-0.cpp): .inp is the inputs joined by
  * "\n__ggml_vocab_test__\n"; .out has one line of space-separated ids per
@@ -84,12 +88,15 @@ static void meta_str(const char *path, const char *key, char *out, size_t cap)
 
 /* Returns the number of failures for this file (mismatches, or an
  * unsupported tokenizer whose error does not name its value). */
-static size_t check_file(const char *dir, const char *name, size_t *n_strings, size_t *n_files_compared)
+static size_t check_file(const char *dir, const char *name, const char *gguf, size_t *n_strings,
+			 size_t *n_files_compared)
 {
 	char path[4096], inp_path[4200], out_path[4200], err[INF_ERR_MAX];
 	snprintf(path, sizeof path, "%s/%s", dir, name);
 	snprintf(inp_path, sizeof inp_path, "%s.inp", path);
 	snprintf(out_path, sizeof out_path, "%s.out", path);
+	if (gguf)
+		snprintf(path, sizeof path, "%s", gguf);
 	size_t inp_len, out_len;
 	char *inp = slurp(inp_path, &inp_len), *out = slurp(out_path, &out_len);
 	struct inf_model *m = NULL;
@@ -166,8 +173,8 @@ static size_t check_file(const char *dir, const char *name, size_t *n_strings, s
 	}
 	free(ids);
 	free(want);
-	printf("%-34s tokenizer %s: %zu strings compared, %zu mismatches\n", name, info.tokenizer_model, cases,
-	       mismatches);
+	printf("%-34s tokenizer %s%s%s: %zu strings compared, %zu mismatches\n", name, info.tokenizer_model,
+	       gguf ? " from " : "", gguf ? gguf : "", cases, mismatches);
 	*n_strings += cases;
 	*n_files_compared += 1;
 	failures += mismatches;
@@ -180,7 +187,10 @@ done:
 
 int main(int argc, char **argv)
 {
-	const char *dir = argc > 1 ? argv[1] : getenv("TETHER_LLAMA_VOCAB_DIR");
+	const char *dir = getenv("TETHER_LLAMA_VOCAB_DIR");
+	for (int i = 1; i < argc; i++)
+		if (!strchr(argv[i], '='))
+			dir = argv[i];
 	if (!dir || !*dir) {
 		printf("SKIPPED: set TETHER_LLAMA_VOCAB_DIR to llama.cpp's models/ folder (ggml-vocab-*.gguf "
 		       "with .inp/.out) to compare with llama.cpp's tokenizer tests\n");
@@ -207,8 +217,15 @@ int main(int argc, char **argv)
 	qsort(names, n_names, sizeof *names, cmp_names);
 	size_t failures = 0, strings = 0, compared = 0;
 	for (size_t i = 0; i < n_names; i++) {
-		failures += check_file(dir, names[i], &strings, &compared);
+		failures += check_file(dir, names[i], NULL, &strings, &compared);
 		free(names[i]);
+	}
+	for (int i = 1; i < argc; i++) {
+		char *eq = strchr(argv[i], '=');
+		if (!eq)
+			continue;
+		*eq = 0;
+		failures += check_file(dir, argv[i], eq + 1, &strings, &compared);
 	}
 	free(names);
 	printf("%zu vocabulary files, %zu compared with llama.cpp: %zu strings, %zu failures\n", n_names, compared,
