@@ -231,6 +231,40 @@ static void specials_bos_eos_and_parse_special(void)
 	inf_tokenizer_free(t);
 }
 
+/* Ends of turn that no id names (Gemma's <end_of_turn>, Phi-3's <|end|>)
+ * are found by their text, as llama.cpp does, and made control tokens. */
+static void end_of_turn_tokens_found_by_text(void)
+{
+	struct vb *v = &spm_vocab;
+	uint32_t n0 = v->n;
+	int32_t eot = add(v, "<end_of_turn>", 0, INF_TOKEN_NORMAL);
+	int32_t end = add(v, "<|end|>", 0, INF_TOKEN_CONTROL);
+	int32_t other = add(v, "<|user|>", 0, INF_TOKEN_CONTROL);
+	struct inf_vocab_spec s = spec_of(v, "llama", NULL);
+	struct inf_tokenizer *t;
+	int32_t ids[64];
+	size_t n;
+
+	s.bos_id = 1, s.eos_id = 2, s.add_space_prefix = 0;
+	t = make(s);
+	if (t) {
+		CHECK(inf_tokenizer_is_eog(t, 2));
+		CHECK(inf_tokenizer_is_eog(t, eot));
+		CHECK(inf_tokenizer_is_eog(t, end));
+		CHECK(!inf_tokenizer_is_eog(t, other));
+		CHECK(!inf_tokenizer_is_eog(t, 1));
+		CHECK(!inf_tokenizer_is_eog(t, -1));
+		/* <end_of_turn> is a control token now: text unless parse_special */
+		n = tok(t, "<end_of_turn>", false, true, ids);
+		CHECK_EQ(n, 1);
+		CHECK_EQ(ids[0], eot);
+		n = tok(t, "<end_of_turn>", false, false, ids);
+		CHECK(n > 1);
+		inf_tokenizer_free(t);
+	}
+	v->n = n0;
+}
+
 static void output_buffer_too_small_says_how_many(void)
 {
 	struct inf_vocab_spec s = spec_of(&spm_vocab, "llama", NULL);
@@ -468,6 +502,7 @@ int main(void)
 	RUN(spm_unknown_without_byte_tokens);
 	RUN(spm_pieces_spanning_a_space);
 	RUN(specials_bos_eos_and_parse_special);
+	RUN(end_of_turn_tokens_found_by_text);
 	RUN(output_buffer_too_small_says_how_many);
 	RUN(bpe_merges_lowest_rank_first);
 	RUN(bpe_bytes_without_a_token_are_dropped);
