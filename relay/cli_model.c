@@ -311,6 +311,8 @@ static int model_info(int argc, char **argv)
 		cJSON_AddStringToObject(j, "architecture", i.arch);
 		cJSON_AddStringToObject(j, "name", i.name);
 		cJSON_AddNumberToObject(j, "gguf_version", i.gguf_version);
+		cJSON_AddBoolToObject(j, "vocab_only", false);
+		cJSON_AddNumberToObject(j, "n_tensors", (double)i.n_tensors);
 		cJSON_AddNumberToObject(j, "n_vocab", i.n_vocab);
 		cJSON_AddNumberToObject(j, "dim", i.dim);
 		cJSON_AddNumberToObject(j, "n_layer", i.n_layer);

@@ -34,6 +34,8 @@ test('model info --json describes the file and the memory for --ctx', T, async (
   assert.equal(j.n_head, 2);
   assert.equal(j.n_head_kv, 1);
   assert.equal(j.n_vocab, 40);
+  assert.equal(j.vocab_only, false);
+  assert.equal(j.n_tensors, 12);
   assert.equal(j.tied_output, true);
   assert.equal(j.rope_freqs, true);
   assert.deepEqual(j.tensor_types, { F32: 4, Q8_0: 8 });
