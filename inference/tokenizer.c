@@ -372,7 +372,7 @@ static int setup_kind(struct inf_tokenizer *t, const struct inf_vocab_spec *s, c
 			t->pre = INF_PRE_QWEN2;
 		} else {
 			inf_text_set_err(err, "tokenizer: pre-tokenizer \"%.64s\" is not supported (supported: "
-				"default, llama-bpe, qwen2)", pre);
+				"default, gpt2, gpt-2, llama-bpe, llama3, llama-v3, qwen2)", pre);
 			return INF_TEXT_EUNSUPPORTED;
 		}
 		if (s->add_space_prefix == 1) {
