@@ -571,6 +571,10 @@ int inf_chat_apply_template_opt(const char *template_text, const struct inf_chat
 	int rc;
 
 	*out = NULL;
+	if (opt && opt->date_string && strlen(opt->date_string) > 31) {
+		inf_text_set_err(err, "chat: date_string is %zu bytes (at most 31)", strlen(opt->date_string));
+		return INF_TEXT_EINVAL;
+	}
 	if (f == INF_CHAT_UNKNOWN) {
 		inf_text_set_err(err, "chat template: %s; use raw completion",
 			template_text && *template_text ?
@@ -597,7 +601,7 @@ int inf_chat_apply_template_opt(const char *template_text, const struct inf_chat
 	}
 	if (f == INF_CHAT_LLAMA31) {
 		if (opt && opt->date_string)
-			snprintf(date, sizeof date, "%.31s", opt->date_string);
+			snprintf(date, sizeof date, "%s", opt->date_string);
 		else
 			template_date(template_text, opt ? (time_t)opt->now : 0, date);
 		v.date = date;

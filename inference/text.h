@@ -142,10 +142,12 @@ int inf_chat_apply_template(const char *template_text, const struct inf_chat_mes
 
 /* What the caller may give a template beyond the messages. */
 struct inf_chat_options {
-	/* Llama 3.1+'s date_string ("Today Date: ..."), at most 31 bytes; NULL:
-	 * as the template does without one: today's date ("%d %b %Y", local
-	 * time) when it calls strftime_now (Llama 3.2), else its own literal
-	 * default ("26 Jul 2024" in Llama 3.1 and 3.3). */
+	/* Llama 3.1+'s date_string ("Today Date: ..."), at most 31 bytes (more
+	 * is an error naming it); NULL: as the template does without one:
+	 * today's date ("%d %b %Y", local time) when it calls strftime_now
+	 * (Llama 3.2), else its own literal default ("26 Jul 2024" in Llama 3.1
+	 * and 3.3). A template without a date has no use for it (as Jinja
+	 * ignores a variable the template never reads). */
 	const char *date_string;
 	/* The time strftime_now reads (0: now), for reproducible renderings. */
 	long long now;

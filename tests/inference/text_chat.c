@@ -296,6 +296,11 @@ static void templates_beyond_their_family(void)
 	CHECK_EQ(inf_chat_apply_template_opt(t, sys + 1, 1, true, "", "", &opt, &out, err), 0);
 	CHECK(out && strstr(out, "Today Date: 02 Mar 2026\n\n<|eot_id|>") != NULL);
 	free(out);
+	opt.date_string = "a date string much longer than 31 bytes";
+	CHECK_EQ(inf_chat_apply_template_opt(t, sys + 1, 1, true, "", "", &opt, &out, err),
+		 INF_TEXT_EINVAL);
+	CHECK(out == NULL);
+	CHECK_CONTAINS(err, "date_string is 39 bytes");
 	free(t);
 }
 
