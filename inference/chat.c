@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "text.h"
 
@@ -27,8 +28,14 @@ enum inf_chat_family inf_chat_detect(const char *t)
 		return INF_CHAT_CHATML;
 	}
 	if (has(t, "<|start_header_id|>") && has(t, "<|end_header_id|>") && has(t, "<|eot_id|>")) {
-		if (has(t, "Cutting Knowledge Date"))
+		if (has(t, "Cutting Knowledge Date") && has(t, "Today Date: "))
 			return INF_CHAT_LLAMA31;
+		/* Function-calling templates on Llama 3 markers (functionary,
+		 * firefunction) write system prompts of their own; so does one
+		 * with "Cutting Knowledge Date" but no "Today Date" (functionary
+		 * v3.1): not this family. */
+		if (has(t, "Cutting Knowledge Date") || has(t, "function"))
+			return INF_CHAT_UNKNOWN;
 		return INF_CHAT_LLAMA3;
 	}
 	if (has(t, "<start_of_turn>") && has(t, "<end_of_turn>"))
@@ -55,6 +62,10 @@ enum inf_chat_family inf_chat_detect(const char *t)
 		if (has(t, "\"[INST] \" + message[\"content\"] + \"[/INST]\"") ||
 		    has(t, "'[INST] ' + message['content'] + '[/INST]'"))
 			return INF_CHAT_MISTRAL_V3;
+		/* Mistral Nemo: no space after [INST] */
+		if (has(t, "\"[INST]\" + message[\"content\"] + \"[/INST]\"") ||
+		    has(t, "'[INST]' + message['content'] + '[/INST]'"))
+			return INF_CHAT_MISTRAL_TEKKEN;
 		return INF_CHAT_UNKNOWN;
 	}
 	return INF_CHAT_UNKNOWN;
@@ -81,6 +92,8 @@ const char *inf_chat_family_name(enum inf_chat_family f)
 		return "mistral-v3";
 	case INF_CHAT_LLAMA31:
 		return "llama3.1";
+	case INF_CHAT_MISTRAL_TEKKEN:
+		return "mistral-v3-tekken";
 	default:
 		return "unknown";
 	}
@@ -194,12 +207,25 @@ static int check_alternation(enum inf_chat_family f, const struct inf_chat_messa
 	return 0;
 }
 
+/* What a particular template adds to its family's rendering. */
+struct variant {
+	const char *default_system; /* ChatML: the template's own system prompt */
+	bool open_last;             /* Qwen1.5: the last message stays open without add_assistant */
+	bool no_prompt_after_assistant; /* Qwen1.5: no assistant prompt when the last message is one */
+	bool eos_space;             /* Mistral v0.1: ' ' after each assistant's </s> */
+	bool system_first_user;     /* Gemma 3: the system message opens the first user turn */
+	bool phi3_no_bos;           /* Phi-3.5, Phi-3-mini-128k: the template writes no bos_token */
+	bool phi3_skip_empty_system; /* Phi-3.5: a system message with empty content is skipped */
+	const char *date;           /* Llama 3.1+: "Today Date: " (the template's date_string) */
+	bool tekken_space_trim;     /* Ministral: assistant " " + trim(content), Nemo: content */
+};
+
 static void render_chatml(struct buf *b, const struct inf_chat_message *msgs, size_t n,
-			  bool add_assistant, const char *default_system)
+			  bool add_assistant, const struct variant *v)
 {
-	if (default_system && (!n || !role_is(&msgs[0], "system"))) {
+	if (v->default_system && (!n || !role_is(&msgs[0], "system"))) {
 		puts_(b, "<|im_start|>system\n");
-		puts_(b, default_system);
+		puts_(b, v->default_system);
 		puts_(b, "<|im_end|>\n");
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -207,9 +233,11 @@ static void render_chatml(struct buf *b, const struct inf_chat_message *msgs, si
 		puts_(b, msgs[i].role);
 		puts_(b, "\n");
 		puts_(b, msgs[i].content);
-		puts_(b, "<|im_end|>\n");
+		/* Qwen1.5: {% if (loop.last and add_generation_prompt) or not loop.last %} */
+		if (!(v->open_last && i == n - 1 && !add_assistant))
+			puts_(b, "<|im_end|>\n");
 	}
-	if (add_assistant)
+	if (add_assistant && !(v->no_prompt_after_assistant && n && role_is(&msgs[n - 1], "assistant")))
 		puts_(b, "<|im_start|>assistant\n");
 }
 
@@ -222,12 +250,6 @@ static void llama3_turn(struct buf *b, const char *role, const char *content)
 	puts_(b, "<|eot_id|>");
 }
 
-/* What a particular template adds to its family's rendering. */
-struct variant {
-	const char *default_system; /* ChatML: the template's own system prompt */
-	bool eos_space;             /* Mistral v0.1: ' ' after each assistant's </s> */
-};
-
 static int render(enum inf_chat_family f, struct buf *b, const struct inf_chat_message *msgs,
 		  size_t n, bool add_assistant, const char *bos, const char *eos,
 		  const struct variant *v, char *err)
@@ -238,7 +260,7 @@ static int render(enum inf_chat_family f, struct buf *b, const struct inf_chat_m
 
 	switch (f) {
 	case INF_CHAT_CHATML:
-		render_chatml(b, msgs, n, add_assistant, v->default_system);
+		render_chatml(b, msgs, n, add_assistant, v);
 		return 0;
 	case INF_CHAT_LLAMA3:
 		for (size_t i = 0; i < n; i++) {
@@ -252,7 +274,9 @@ static int render(enum inf_chat_family f, struct buf *b, const struct inf_chat_m
 	case INF_CHAT_LLAMA31:
 		puts_(b, bos);
 		puts_(b, "<|start_header_id|>system<|end_header_id|>\n\n");
-		puts_(b, "Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n");
+		puts_(b, "Cutting Knowledge Date: December 2023\nToday Date: ");
+		puts_(b, v->date ? v->date : "26 Jul 2024");
+		puts_(b, "\n\n");
 		if (n && role_is(&msgs[0], "system")) {
 			put_trimmed(b, msgs[0].content);
 			start = 1;
@@ -333,6 +357,31 @@ static int render(enum inf_chat_family f, struct buf *b, const struct inf_chat_m
 			}
 		}
 		return 0;
+	case INF_CHAT_MISTRAL_TEKKEN:
+		if ((rc = check_alternation(f, msgs, n, true, err)))
+			return rc;
+		if (n && role_is(&msgs[0], "system"))
+			system = msgs[0].content, start = 1;
+		puts_(b, bos);
+		for (size_t i = start; i < n; i++) {
+			if (role_is(&msgs[i], "user")) {
+				puts_(b, "[INST]");
+				if (system && i == n - 1) { /* only on the very last message */
+					puts_(b, system);
+					puts_(b, "\n\n");
+				}
+				puts_(b, msgs[i].content);
+				puts_(b, "[/INST]");
+			} else if (v->tekken_space_trim) { /* Ministral */
+				puts_(b, " ");
+				put_trimmed(b, msgs[i].content);
+				puts_(b, eos);
+			} else {
+				puts_(b, msgs[i].content);
+				puts_(b, eos);
+			}
+		}
+		return 0;
 	case INF_CHAT_ZEPHYR:
 		for (size_t i = 0; i < n; i++) {
 			puts_(b, "<|");
@@ -346,13 +395,19 @@ static int render(enum inf_chat_family f, struct buf *b, const struct inf_chat_m
 			puts_(b, "<|assistant|>\n");
 		return 0;
 	case INF_CHAT_GEMMA:
-		if ((rc = check_alternation(f, msgs, n, false, err)))
+		if ((rc = check_alternation(f, msgs, n, v->system_first_user, err)))
 			return rc;
+		if (v->system_first_user && n && role_is(&msgs[0], "system"))
+			system = msgs[0].content, start = 1;
 		puts_(b, bos);
-		for (size_t i = 0; i < n; i++) {
+		for (size_t i = start; i < n; i++) {
 			puts_(b, "<start_of_turn>");
 			puts_(b, role_is(&msgs[i], "assistant") ? "model" : msgs[i].role);
 			puts_(b, "\n");
+			if (system && i == start) { /* first_user_prefix: not trimmed */
+				puts_(b, system);
+				puts_(b, "\n\n");
+			}
 			put_trimmed(b, msgs[i].content);
 			puts_(b, "<end_of_turn>\n");
 		}
@@ -360,8 +415,11 @@ static int render(enum inf_chat_family f, struct buf *b, const struct inf_chat_m
 			puts_(b, "<start_of_turn>model\n");
 		return 0;
 	case INF_CHAT_PHI3:
-		puts_(b, bos);
+		if (!v->phi3_no_bos)
+			puts_(b, bos);
 		for (size_t i = 0; i < n; i++) {
+			if (v->phi3_skip_empty_system && role_is(&msgs[i], "system") && !*msgs[i].content)
+				continue;
 			puts_(b, "<|");
 			puts_(b, msgs[i].role);
 			puts_(b, "|>\n");
@@ -372,8 +430,8 @@ static int render(enum inf_chat_family f, struct buf *b, const struct inf_chat_m
 		return 0;
 	default:
 		inf_text_set_err(err, "chat template: family %d is unknown (the known families: chatml, "
-			"llama3, llama3.1, llama2, mistral, mistral-v3, zephyr, gemma, phi3); use raw "
-			"completion", (int)f);
+			"llama3, llama3.1, llama2, mistral, mistral-v3, mistral-v3-tekken, zephyr, gemma, "
+			"phi3); use raw completion", (int)f);
 		return INF_TEXT_EUNSUPPORTED;
 	}
 }
@@ -466,29 +524,88 @@ static char *chatml_default_system(const char *t)
 	return NULL;
 }
 
+/* Llama 3.1+'s date_string when the caller gives none, as the template
+ * decides: strftime_now("%d %b %Y") when it calls that (Llama 3.2:
+ * transformers and llama.cpp define it), else its literal default
+ * (set date_string = "26 Jul 2024"). English month names, whatever the
+ * locale, as Python's strftime in the C locale. */
+static void template_date(const char *t, time_t now, char out[32])
+{
+	static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul",
+		"Aug", "Sep", "Oct", "Nov", "Dec"};
+	static const char lit[] = "set date_string = \"";
+	const char *p = strstr(t, lit), *q;
+
+	if (strstr(t, "strftime_now(\"%d %b %Y\")") || strstr(t, "strftime_now('%d %b %Y')")) {
+		struct tm tm;
+
+		if (!now)
+			now = time(NULL);
+		if (localtime_r(&now, &tm)) {
+			snprintf(out, 32, "%02d %s %04d", tm.tm_mday, months[tm.tm_mon % 12],
+				 tm.tm_year + 1900);
+			return;
+		}
+	}
+	snprintf(out, 32, "26 Jul 2024");
+	if (p && (q = strchr(p + sizeof lit - 1, '"')) && q - (p + sizeof lit - 1) < 31)
+		snprintf(out, 32, "%.*s", (int)(q - (p + sizeof lit - 1)), p + sizeof lit - 1);
+}
+
 int inf_chat_apply_template(const char *template_text, const struct inf_chat_message *msgs,
 			    size_t n_msgs, bool add_assistant, const char *bos_text,
 			    const char *eos_text, char **out, char err[INF_TEXT_ERR_MAX])
 {
+	return inf_chat_apply_template_opt(template_text, msgs, n_msgs, add_assistant, bos_text,
+					   eos_text, NULL, out, err);
+}
+
+int inf_chat_apply_template_opt(const char *template_text, const struct inf_chat_message *msgs,
+				size_t n_msgs, bool add_assistant, const char *bos_text,
+				const char *eos_text, const struct inf_chat_options *opt, char **out,
+				char err[INF_TEXT_ERR_MAX])
+{
 	enum inf_chat_family f = inf_chat_detect(template_text);
 	struct variant v = {0};
-	char *system = NULL;
+	char *system = NULL, date[32];
 	int rc;
 
 	*out = NULL;
+	if (opt && opt->date_string && strlen(opt->date_string) > 31) {
+		inf_text_set_err(err, "chat: date_string is %zu bytes (at most 31)", strlen(opt->date_string));
+		return INF_TEXT_EINVAL;
+	}
 	if (f == INF_CHAT_UNKNOWN) {
 		inf_text_set_err(err, "chat template: %s; use raw completion",
 			template_text && *template_text ?
 				"the model's tokenizer.chat_template is not one of the known "
 				"families (chatml, llama3, llama3.1, llama2, mistral, mistral-v3, "
-				"zephyr, gemma, phi3)" :
+				"mistral-v3-tekken, zephyr, gemma, phi3)" :
 				"the model has no tokenizer.chat_template");
 		return INF_TEXT_EUNSUPPORTED;
 	}
-	if (f == INF_CHAT_CHATML)
+	if (f == INF_CHAT_CHATML) {
 		v.default_system = system = chatml_default_system(template_text);
+		v.open_last = has(template_text, "(loop.last and add_generation_prompt) or not loop.last");
+		v.no_prompt_after_assistant = has(template_text, "messages[-1]['role'] != 'assistant'");
+	}
 	if (f == INF_CHAT_MISTRAL)
 		v.eos_space = strstr(template_text, "eos_token + ' '") != NULL;
+	if (f == INF_CHAT_MISTRAL_TEKKEN)
+		v.tekken_space_trim = has(template_text, "\" \" + message[\"content\"]|trim");
+	if (f == INF_CHAT_GEMMA)
+		v.system_first_user = has(template_text, "first_user_prefix");
+	if (f == INF_CHAT_PHI3) {
+		v.phi3_no_bos = !has(template_text, "bos_token");
+		v.phi3_skip_empty_system = has(template_text, "message['role'] == 'system' and message['content']");
+	}
+	if (f == INF_CHAT_LLAMA31) {
+		if (opt && opt->date_string)
+			snprintf(date, sizeof date, "%s", opt->date_string);
+		else
+			template_date(template_text, opt ? (time_t)opt->now : 0, date);
+		v.date = date;
+	}
 	rc = apply(f, msgs, n_msgs, add_assistant, bos_text, eos_text, &v, out, err);
 	free(system);
 	return rc;

@@ -146,6 +146,16 @@ void inf_gguf_w_arr_str(struct inf_gguf_writer *w, const char *k, const char *co
 		put_str(&w->kv, items[i], strlen(items[i]));
 }
 
+void inf_gguf_w_arr_strn(struct inf_gguf_writer *w, const char *k, const char *const *items,
+			 const uint32_t *lens, uint64_t n)
+{
+	key(w, k, INF_GGUF_ARRAY);
+	put_le(&w->kv, INF_GGUF_STRING, 4);
+	put_le(&w->kv, n, 8);
+	for (uint64_t i = 0; i < n; i++)
+		put_str(&w->kv, items[i], lens[i]);
+}
+
 void inf_gguf_w_tensor(struct inf_gguf_writer *w, const char *name, uint32_t type, uint32_t n_dims,
 		       const uint64_t *ne, const void *data)
 {

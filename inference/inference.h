@@ -62,6 +62,13 @@ struct inf_model_options {
 	/* Touch every weight page while loading (so the first token does not
 	 * pay for page faults); progress is reported only when true. */
 	bool prefault;
+	/* Load the tokenizer and the chat template only (llama.cpp's
+	 * vocabulary files, ggml-vocab-*.gguf, have no tensors): no tensor or
+	 * hyperparameter is read or required and any general.architecture is
+	 * accepted; tokenize and model info work, inf_context_create fails
+	 * (INF_EUNSUPPORTED, saying the model was loaded vocabulary-only). A
+	 * file with no tensors at all can only be loaded this way. */
+	bool vocab_only;
 };
 
 /* Maps the file and validates it whole before anything uses it. */
@@ -75,7 +82,12 @@ void inf_model_free(struct inf_model *model);
 #define INF_N_TYPES 40   /* ggml type ids below this are named */
 
 struct inf_model_info {
-	const char *arch;              /* "llama" or "qwen2" */
+	const char *arch;              /* "llama" or "qwen2"; vocab_only: general.architecture as is, "" if absent */
+	bool vocab_only;               /* loaded with inf_model_options.vocab_only: then only
+	                                  arch, name, gguf_version, n_vocab (the token count),
+	                                  n_tensors, file_bytes and the tokenizer and template
+	                                  fields are set; the others are 0 */
+	uint64_t n_tensors;            /* tensors in the file */
 	const char *name;              /* general.name, "" if absent */
 	uint32_t gguf_version;
 	uint32_t n_vocab, dim, n_layer, n_head, n_head_kv, head_dim, ffn_dim;
@@ -97,7 +109,8 @@ struct inf_model_info {
 void inf_model_get_info(const struct inf_model *model, struct inf_model_info *info);
 const char *inf_type_name(uint32_t type);    /* "Q4_K", ...; "?" if unknown */
 
-/* Bytes a context of n_ctx tokens allocates (KV cache + scratch). */
+/* Bytes a context of n_ctx tokens allocates (KV cache + scratch); 0 for a
+ * model loaded vocab_only. */
 uint64_t inf_context_bytes(const struct inf_model *model, uint32_t n_ctx, enum inf_kv_type kv_type);
 
 /* Tokenizer of the model (from the GGUF metadata). */

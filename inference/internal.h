@@ -226,6 +226,9 @@ void inf_gguf_w_arr(struct inf_gguf_writer *w, const char *key, uint32_t type, c
 		    uint64_t n);
 void inf_gguf_w_arr_str(struct inf_gguf_writer *w, const char *key, const char *const *items,
 			uint64_t n);
+/* The same with lengths given (strings may hold any bytes, NUL included). */
+void inf_gguf_w_arr_strn(struct inf_gguf_writer *w, const char *key, const char *const *items,
+			 const uint32_t *lens, uint64_t n);
 /* Adds a tensor; data (n_bytes for its type and shape) is copied. */
 void inf_gguf_w_tensor(struct inf_gguf_writer *w, const char *name, uint32_t type,
 		       uint32_t n_dims, const uint64_t *ne, const void *data);

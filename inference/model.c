@@ -292,6 +292,9 @@ static int load_tokenizer(struct inf_model *m, char *err)
 	rc = inf_gguf_get_str(g, "tokenizer.ggml.model", &s, err);
 	if (rc < 0)
 		return INF_EFORMAT;
+	if (rc == 1 && m->vocab_only)
+		return inf_fail(err, INF_EFORMAT,
+				"tokenizer.ggml.model is absent: the file has no tokenizer to load vocabulary-only");
 	if (rc == 1) {
 		snprintf(m->tok_err, sizeof m->tok_err, "the model has no tokenizer (tokenizer.ggml.model is absent)");
 		return 0;
@@ -309,10 +312,15 @@ static int load_tokenizer(struct inf_model *m, char *err)
 	const struct inf_gguf_kv *kt = inf_gguf_find(g, "tokenizer.ggml.tokens");
 	if (!kt || kt->type != INF_GGUF_ARRAY || kt->arr_type != INF_GGUF_STRING)
 		return inf_fail(err, INF_EFORMAT, "tokenizer.ggml.tokens is missing or not an array of strings");
-	if (kt->arr_n == 0 || kt->arr_n > m->n_vocab)
+	if (m->vocab_only && (kt->arr_n == 0 || kt->arr_n > (1u << 22)))
+		return inf_fail(err, INF_EFORMAT, "tokenizer.ggml.tokens has %llu tokens, expected 1 to 2^22",
+				(unsigned long long)kt->arr_n);
+	if (!m->vocab_only && (kt->arr_n == 0 || kt->arr_n > m->n_vocab))
 		return inf_fail(err, INF_EFORMAT, "tokenizer.ggml.tokens has %llu tokens, the embedding %u rows",
 				(unsigned long long)kt->arr_n, m->n_vocab);
 	v.n_tokens = (uint32_t)kt->arr_n;
+	if (m->vocab_only)
+		m->n_vocab = v.n_tokens;
 	const char **toks = malloc(v.n_tokens * sizeof *toks);
 	uint32_t *lens = malloc(v.n_tokens * sizeof *lens);
 	float *scores = NULL;
@@ -448,13 +456,15 @@ static void fill_info(struct inf_model *m)
 	i->rope_freq_scale = m->rope_scale;
 	i->rms_eps = m->rms_eps;
 	i->file_bytes = m->g->size;
-	for (uint64_t t = 0; t < m->g->n_tensors; t++) {
+	for (uint64_t t = 0; !m->vocab_only && t < m->g->n_tensors; t++) {
 		const struct inf_gguf_tensor *x = &m->g->tensors[t];
 		i->n_params += x->n_elems;
 		i->weight_bytes += x->n_bytes;
 		if (x->type < INF_N_TYPES)
 			i->type_counts[x->type]++;
 	}
+	i->vocab_only = m->vocab_only;
+	i->n_tensors = m->g->n_tensors;
 	i->tokenizer_model = m->tokenizer_model;
 	i->tokenizer_error = m->tok ? "" : m->tok_err;
 	i->chat_family = inf_chat_family_name(m->chat_family);
@@ -469,9 +479,25 @@ static int load(struct inf_gguf *g, const struct inf_model_options *opt, struct 
 		return inf_fail(err, INF_ENOMEM, "out of memory");
 	}
 	m->g = g;
-	int rc = load_hparams(m, err);
-	if (!rc)
-		rc = load_tensors(m, err);
+	m->vocab_only = opt && opt->vocab_only;
+	int rc = 0;
+	if (m->vocab_only) {
+		/* Any architecture: only the tokenizer is used. */
+		struct inf_gguf_str s;
+		rc = inf_gguf_get_str(g, "general.architecture", &s, err);
+		if (rc == 0)
+			snprintf(m->arch_name, sizeof m->arch_name, "%.*s", (int)(s.len < 31 ? s.len : 31), s.p);
+		m->info.arch = m->arch_name;
+		rc = rc < 0 ? INF_EFORMAT : 0;
+	} else if (g->n_tensors == 0) {
+		rc = inf_fail(err, INF_EFORMAT,
+			      "the file has no tensors (a vocabulary-only file): it can only be loaded "
+			      "with vocab_only, to tokenize (tether tokenize, tether model info)");
+	} else {
+		rc = load_hparams(m, err);
+		if (!rc)
+			rc = load_tensors(m, err);
+	}
 	if (!rc)
 		rc = load_tokenizer(m, err);
 	if (rc) {
@@ -479,7 +505,7 @@ static int load(struct inf_gguf *g, const struct inf_model_options *opt, struct 
 		return rc;
 	}
 	fill_info(m);
-	if (opt && opt->prefault) {
+	if (opt && opt->prefault && !m->vocab_only) {
 		/* Touch a byte per page so the first token does not fault the
 		 * weights in; report progress as it goes. */
 		volatile uint8_t sink = 0;
@@ -597,6 +623,8 @@ const char *inf_kv_type_name(enum inf_kv_type type)
 
 uint64_t inf_context_bytes(const struct inf_model *m, uint32_t n_ctx, enum inf_kv_type type)
 {
+	if (m->vocab_only)
+		return 0;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	uint32_t nt = cpus > 0 ? (uint32_t)cpus : 1;
 	return kv_bytes(m, n_ctx, type) + scratch_floats(m, nt, n_ctx) * 4 + act_bytes(m);
@@ -620,6 +648,10 @@ int inf_context_create(struct inf_model *m, const struct inf_context_params *pin
 		       struct inf_context **out, char err[INF_ERR_MAX])
 {
 	*out = NULL;
+	if (m->vocab_only)
+		return inf_fail(err, INF_EUNSUPPORTED,
+				"the model was loaded vocabulary-only (inf_model_options.vocab_only): it has no "
+				"weights to evaluate");
 	struct inf_context_params p = *pin;
 	if (p.n_ctx == 0)
 		p.n_ctx = m->n_ctx_train < 4096 ? m->n_ctx_train : 4096;

@@ -36,6 +36,8 @@ struct inf_model {
 	char *chat_template;                   /* owned, NUL-terminated, or NULL */
 	enum inf_chat_family chat_family;
 	char name[128], tokenizer_model[32];
+	bool vocab_only;                       /* inf_model_options.vocab_only: no weights */
+	char arch_name[32];                    /* general.architecture (vocab_only) */
 };
 
 /* Largest batch evaluated at once; longer prompts go in chunks of this. */

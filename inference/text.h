@@ -109,6 +109,7 @@ enum inf_chat_family {
 	INF_CHAT_MISTRAL,     /* Mistral v0.1/v0.2: [INST] x [/INST]y</s>, no system role */
 	INF_CHAT_MISTRAL_V3,  /* Mistral v0.3: [INST] x[/INST] y</s>, system on the last turn */
 	INF_CHAT_LLAMA31,     /* Llama 3.1/3.2: Llama 3 with the dated system header */
+	INF_CHAT_MISTRAL_TEKKEN, /* Mistral Nemo: [INST]x[/INST]y</s>, system on the last turn */
 };
 
 struct inf_chat_message {
@@ -129,12 +130,34 @@ int inf_chat_apply(enum inf_chat_family family, const struct inf_chat_message *m
 		   char **out, char err[INF_TEXT_ERR_MAX]);
 
 /* Detects the family of template_text and renders as inf_chat_apply does,
- * and also as the template itself does where it writes a default system
- * prompt of its own (Qwen2/2.5, SmolLM2) for conversations without one.
+ * and also as the template itself does where it differs from its family
+ * (docs/tokenizers.md lists each case): a default system prompt of its own
+ * (Qwen2/2.5, SmolLM2), Qwen1.5's open last message, Gemma 3's system
+ * message, Phi-3.5's empty system message and missing BOS, Llama 3.1+'s
+ * date.
  * An unknown template or a missing one is INF_TEXT_EUNSUPPORTED saying so. */
 int inf_chat_apply_template(const char *template_text, const struct inf_chat_message *msgs,
 			    size_t n_msgs, bool add_assistant, const char *bos_text,
 			    const char *eos_text, char **out, char err[INF_TEXT_ERR_MAX]);
+
+/* What the caller may give a template beyond the messages. */
+struct inf_chat_options {
+	/* Llama 3.1+'s date_string ("Today Date: ..."), at most 31 bytes (more
+	 * is an error naming it); NULL: as the template does without one:
+	 * today's date ("%d %b %Y", local time) when it calls strftime_now
+	 * (Llama 3.2), else its own literal default ("26 Jul 2024" in Llama 3.1
+	 * and 3.3). A template without a date has no use for it (as Jinja
+	 * ignores a variable the template never reads). */
+	const char *date_string;
+	/* The time strftime_now reads (0: now), for reproducible renderings. */
+	long long now;
+};
+
+/* inf_chat_apply_template with options (opt NULL: the defaults). */
+int inf_chat_apply_template_opt(const char *template_text, const struct inf_chat_message *msgs,
+				size_t n_msgs, bool add_assistant, const char *bos_text,
+				const char *eos_text, const struct inf_chat_options *opt, char **out,
+				char err[INF_TEXT_ERR_MAX]);
 
 /* ---- sampling ---- */
 

@@ -62,6 +62,8 @@ struct inf_tokenizer {
 	size_t n_special;
 	bool special_first[256];   /* bytes some special token starts with */
 	int32_t bos, eos, unk, pad, eot;
+	int32_t eog[16];           /* end of generation: EOS, EOT, and the tokens named below */
+	size_t n_eog;
 	bool add_bos, add_eos, add_space_prefix;
 	bool spm_chunks;           /* SPM: no mergeable piece has "▁" after another
 	                              character, so merges never cross the start of a
@@ -370,7 +372,7 @@ static int setup_kind(struct inf_tokenizer *t, const struct inf_vocab_spec *s, c
 			t->pre = INF_PRE_QWEN2;
 		} else {
 			inf_text_set_err(err, "tokenizer: pre-tokenizer \"%.64s\" is not supported (supported: "
-				"default, llama-bpe, qwen2)", pre);
+				"default, gpt2, gpt-2, llama-bpe, llama3, llama-v3, qwen2)", pre);
 			return INF_TEXT_EUNSUPPORTED;
 		}
 		if (s->add_space_prefix == 1) {
@@ -447,13 +449,11 @@ static int build_maps(struct inf_tokenizer *t, const struct inf_vocab_spec *s, c
 			snprintf(buf, sizeof buf, "<0x%02X>", b);
 			t->byte_token[b] = str_map_get(t, buf, 6);
 		} else {
+			/* Some vocabularies (GPT-NeoX, MPT) lack the bytes that
+			 * never occur in UTF-8 (0xC0, 0xC1, 0xF5-0xFF): those
+			 * bytes then give no token, as in llama.cpp. */
 			buf[0] = (char)b;
 			t->byte_token[b] = str_map_get(t, buf, 1);
-			if (t->byte_token[b] < 0) {
-				inf_text_set_err(err, "tokenizer: the gpt2 vocabulary has no token for byte "
-					"0x%02X", b);
-				return INF_TEXT_EINVAL;
-			}
 		}
 	}
 	if (t->kind == TOK_SPM && s->n_merges) {
@@ -549,6 +549,40 @@ static int build_specials(struct inf_tokenizer *t)
 	return 0;
 }
 
+static void add_eog(struct inf_tokenizer *t, int32_t id)
+{
+	if (id < 0 || t->n_eog == sizeof t->eog / sizeof t->eog[0])
+		return;
+	for (size_t i = 0; i < t->n_eog; i++)
+		if (t->eog[i] == id)
+			return;
+	t->eog[t->n_eog++] = id;
+}
+
+/* Converters write no id for the token that ends a turn when it is not the
+ * EOS (Gemma's <end_of_turn>, Phi-3's <|end|>, a base Qwen's <|im_end|>), so
+ * llama.cpp recognises these texts as ends of generation, and makes them
+ * control tokens if they are not: the same here, before the maps are built
+ * from the types. */
+static void find_eog(struct inf_tokenizer *t)
+{
+	static const char *const texts[] = {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>",
+		"<|endoftext|>", "<|eom_id|>", "<EOT>"};
+
+	for (uint32_t i = 0; i < t->n_tokens; i++) {
+		size_t len = t->offs[i + 1] - t->offs[i];
+
+		if (len < 5 || len > 13 || t->arena[t->offs[i]] != '<' || t->types[i] == INF_TOKEN_BYTE)
+			continue;
+		for (size_t k = 0; k < sizeof texts / sizeof texts[0]; k++)
+			if (strlen(texts[k]) == len && memcmp(texts[k], t->arena + t->offs[i], len) == 0) {
+				t->types[i] = INF_TOKEN_CONTROL;
+				if (t->n_eog < sizeof t->eog / sizeof t->eog[0] - 2) /* room for EOS, EOT */
+					add_eog(t, (int32_t)i);
+			}
+	}
+}
+
 int inf_tokenizer_create(const struct inf_vocab_spec *spec, struct inf_tokenizer **out,
 			 char err[INF_TEXT_ERR_MAX])
 {
@@ -563,7 +597,7 @@ int inf_tokenizer_create(const struct inf_vocab_spec *spec, struct inf_tokenizer
 		return INF_TEXT_ENOMEM;
 	t->n_tokens = spec->n_tokens;
 	if ((rc = setup_kind(t, spec, err)) || (rc = copy_tokens(t, spec, err)) ||
-	    (rc = build_maps(t, spec, err)) || (rc = build_specials(t))) {
+	    (find_eog(t), rc = build_maps(t, spec, err)) || (rc = build_specials(t))) {
 		if (rc == INF_TEXT_ENOMEM)
 			inf_text_set_err(err, "tokenizer: out of memory");
 		inf_tokenizer_free(t);
@@ -571,6 +605,8 @@ int inf_tokenizer_create(const struct inf_vocab_spec *spec, struct inf_tokenizer
 	}
 	t->bos = spec->bos_id, t->eos = spec->eos_id, t->unk = spec->unk_id;
 	t->pad = spec->pad_id, t->eot = spec->eot_id;
+	add_eog(t, t->eos);
+	add_eog(t, t->eot);
 	/* Without the metadata: BOS when the vocabulary has one, never EOS. */
 	t->add_bos = spec->add_bos == -1 ? spec->bos_id >= 0 : spec->add_bos == 1;
 	t->add_eos = spec->add_eos == 1;
@@ -614,7 +650,10 @@ bool inf_tokenizer_adds_space_prefix(const struct inf_tokenizer *t)
 
 bool inf_tokenizer_is_eog(const struct inf_tokenizer *t, int32_t id)
 {
-	return id >= 0 && (id == t->eos || id == t->eot);
+	for (size_t i = 0; id >= 0 && i < t->n_eog; i++)
+		if (t->eog[i] == id)
+			return true;
+	return false;
 }
 
 /* ---- encoding ---- */
@@ -851,7 +890,7 @@ static int bpe_try_pair(const struct inf_tokenizer *t, struct work *w, int32_t l
 {
 	const struct merge_slot *m;
 
-	if (left < 0 || right < 0)
+	if (left < 0 || right < 0 || w->sym[left].id < 0 || w->sym[right].id < 0)
 		return 0;
 	m = merge_get(&t->merges, w->sym[left].id, w->sym[right].id);
 	if (!m)
@@ -875,7 +914,8 @@ static int bpe_word(const struct inf_tokenizer *t, struct work *w, const char *w
 		}
 	}
 	if (len == 1) {
-		emit(o, t->byte_token[(unsigned char)word[0]]);
+		if (t->byte_token[(unsigned char)word[0]] >= 0)
+			emit(o, t->byte_token[(unsigned char)word[0]]);
 		return 0;
 	}
 	if (grow((void **)&w->sym, &w->sym_cap, len, sizeof *w->sym))
@@ -905,7 +945,8 @@ static int bpe_word(const struct inf_tokenizer *t, struct work *w, const char *w
 			return rc;
 	}
 	for (int32_t i = 0; i >= 0; i = w->sym[i].next)
-		emit(o, w->sym[i].id);
+		if (w->sym[i].id >= 0) /* a byte without a token is dropped */
+			emit(o, w->sym[i].id);
 	return 0;
 }
 

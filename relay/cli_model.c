@@ -164,7 +164,7 @@ static void progress(double fraction, void *user)
 
 static int load(const struct opts *o, bool prefault, struct inf_model **m)
 {
-	struct inf_model_options mo = { .prefault = prefault };
+	struct inf_model_options mo = { .prefault = prefault, .vocab_only = !strcmp(o->cmd, "tokenize") };
 	struct stat st;
 	if (prefault && isatty(STDERR_FILENO) && !stat(o->model, &st) && st.st_size > (64 << 20))
 		mo.progress = progress;
@@ -252,6 +252,43 @@ static void print_json(cJSON *j)
 
 /* ---- tether model info ---- */
 
+static int model_info_vocab(const struct opts *o, struct inf_model *m)
+{
+	struct inf_model_info i;
+	inf_model_get_info(m, &i);
+	if (o->ctx) {
+		inf_model_free(m);
+		return usage(o->cmd, "--ctx: %s has no weights (a vocabulary-only file), so no context to size",
+			     o->model);
+	}
+	if (o->json) {
+		cJSON *j = cJSON_CreateObject();
+		cJSON_AddStringToObject(j, "architecture", i.arch);
+		cJSON_AddStringToObject(j, "name", i.name);
+		cJSON_AddNumberToObject(j, "gguf_version", i.gguf_version);
+		cJSON_AddBoolToObject(j, "vocab_only", true);
+		cJSON_AddNumberToObject(j, "n_tensors", 0);
+		cJSON_AddNumberToObject(j, "n_vocab", i.n_vocab);
+		cJSON_AddNumberToObject(j, "file_bytes", (double)i.file_bytes);
+		cJSON_AddStringToObject(j, "tokenizer", i.tokenizer_model);
+		cJSON_AddBoolToObject(j, "tokenizer_ok", inf_model_has_tokenizer(m));
+		if (*i.tokenizer_error)
+			cJSON_AddStringToObject(j, "tokenizer_error", i.tokenizer_error);
+		cJSON_AddStringToObject(j, "chat_template", i.has_chat_template ? i.chat_family : "none");
+		print_json(j);
+	} else {
+		printf("architecture   %s\nname           %s\ngguf version   %u\n", *i.arch ? i.arch : "(absent)",
+		       i.name, i.gguf_version);
+		printf("tensors        none: a vocabulary-only file (tokenize works; generate and logits do not)\n");
+		printf("vocabulary     %u (%s)\n", i.n_vocab, i.tokenizer_model);
+		if (!inf_model_has_tokenizer(m))
+			printf("               not usable: %s\n", i.tokenizer_error);
+		printf("chat template  %s\n", i.has_chat_template ? i.chat_family : "none");
+	}
+	inf_model_free(m);
+	return 0;
+}
+
 static int model_info(int argc, char **argv)
 {
 	struct opts o = { .cmd = "model info" };
@@ -259,8 +296,21 @@ static int model_info(int argc, char **argv)
 	if (rc)
 		return rc;
 	struct inf_model *m;
-	if (load(&o, false, &m))
-		return 1;
+	char err[INF_ERR_MAX], verr[INF_ERR_MAX];
+	struct inf_model_options mo = { 0 };
+	if (inf_model_load(o.model, &mo, &m, err)) {
+		/* A vocabulary-only file (no tensors, as llama.cpp's ggml-vocab-*
+		 * files) still has a tokenizer to describe. */
+		struct inf_model_options vo = { .vocab_only = true };
+		struct inf_model_info vi;
+		if (inf_model_load(o.model, &vo, &m, verr) ||
+		    (inf_model_get_info(m, &vi), vi.n_tensors != 0)) {
+			inf_model_free(m);
+			fprintf(stderr, "tether %s: %s\n", o.cmd, err);
+			return 1;
+		}
+		return model_info_vocab(&o, m);
+	}
 	struct inf_model_info i;
 	inf_model_get_info(m, &i);
 	uint32_t n_ctx = o.ctx ? (uint32_t)o.ctx : (i.n_ctx_train < 4096 ? i.n_ctx_train : 4096);
@@ -270,6 +320,8 @@ static int model_info(int argc, char **argv)
 		cJSON_AddStringToObject(j, "architecture", i.arch);
 		cJSON_AddStringToObject(j, "name", i.name);
 		cJSON_AddNumberToObject(j, "gguf_version", i.gguf_version);
+		cJSON_AddBoolToObject(j, "vocab_only", false);
+		cJSON_AddNumberToObject(j, "n_tensors", (double)i.n_tensors);
 		cJSON_AddNumberToObject(j, "n_vocab", i.n_vocab);
 		cJSON_AddNumberToObject(j, "dim", i.dim);
 		cJSON_AddNumberToObject(j, "n_layer", i.n_layer);

@@ -82,6 +82,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		REQUIRE(info.n_vocab > 0 && info.dim > 0);
 		inf_model_free(m);
 	}
+
+	/* Vocabulary-only: any architecture, no tensors needed; what loads must
+	 * tokenize into ids below n_vocab and refuse a context. */
+	struct inf_model_options vo = { .vocab_only = true };
+	memset(err, 0x55, sizeof err);
+	rc = inf_model_load_memory(buf, size, &vo, &m, err);
+	if (rc) {
+		REQUIRE(m == NULL);
+		REQUIRE(memchr(err, 0, sizeof err) && err[0]);
+	} else {
+		struct inf_model_info info;
+		inf_model_get_info(m, &info);
+		REQUIRE(info.vocab_only && info.n_vocab > 0 && info.dim == 0);
+		if (inf_model_has_tokenizer(m)) {
+			static const char text[] = "Hello world! <s> \xe2\x96\x81 12345 \xff\xfe";
+			int32_t ids[128];
+			size_t n;
+			REQUIRE(inf_model_tokenize(m, text, sizeof text - 1, true, true, ids, 128, &n, err) == 0);
+			for (size_t i = 0; i < n && i < 128; i++)
+				REQUIRE(ids[i] >= 0 && (uint32_t)ids[i] < info.n_vocab);
+		}
+		struct inf_context_params cp;
+		struct inf_context *c = NULL;
+		inf_context_params_default(&cp);
+		REQUIRE(inf_context_create(m, &cp, &c, err) == INF_EUNSUPPORTED && c == NULL);
+		inf_model_free(m);
+	}
 	free(buf);
 	return 0;
 }

@@ -1,9 +1,11 @@
 /*
  * libFuzzer target for the tokenizers: any bytes go through a small built-in
- * SentencePiece vocabulary (with byte fallback) and a byte-level BPE one.
+ * SentencePiece vocabulary (with byte fallback) and a byte-level BPE one
+ * (twice: with every byte, and without tokens for bytes 0xF5-0xFF).
  * Nothing may crash; every id is in range; detokenizing gives the input back
  * (SentencePiece: but for its space prefix, and for U+2581 which stands for
- * a space; byte-level BPE: always, control tokens rendered).
+ * a space; byte-level BPE: always, control tokens rendered, but for the bytes
+ * without a token, which are dropped).
  *
  * The first input byte picks the flags (add_special, parse_special).
  */
@@ -15,7 +17,7 @@
 #include "text.h"
 #include "tokenizer_internal.h"
 
-static struct inf_tokenizer *spm, *bpe;
+static struct inf_tokenizer *spm, *bpe, *bpe_gaps;
 static int32_t spm_user_token; /* <|x|>: text after it gets a space prefix again */
 
 static void build(void)
@@ -79,6 +81,18 @@ static void build(void)
 		.eot_id = n - 3, .add_bos = -1, .add_eos = -1, .add_space_prefix = -1};
 	if (inf_tokenizer_create(&s, &bpe, err))
 		abort();
+
+	/* The same without tokens for bytes 0xF5-0xFF (as GPT-NeoX's vocabulary
+	 * lacks bytes that never occur in UTF-8), GPT-2's pre-tokenizer. */
+	uint32_t m = 0;
+	for (uint32_t i = 0; i < n; i++)
+		if (i < 0xF5 || i > 0xFF)
+			tok[m] = tok[i], lens[m] = lens[i], types[m++] = types[i];
+	s.pre = NULL;
+	s.n_tokens = m;
+	s.eot_id = (int32_t)m - 3;
+	if (inf_tokenizer_create(&s, &bpe_gaps, err))
+		abort();
 }
 
 static void check(struct inf_tokenizer *t, const uint8_t *data, size_t size, bool add_special,
@@ -114,8 +128,16 @@ static void check(struct inf_tokenizer *t, const uint8_t *data, size_t size, boo
 		if (o - skip != size || memcmp(back + skip, data, size) != 0)
 			abort();
 	}
-	if (!is_spm && (o != size || memcmp(back, data, size) != 0))
+	if (!is_spm && t == bpe && (o != size || memcmp(back, data, size) != 0))
 		abort();
+	if (t == bpe_gaps) { /* the input but for the bytes without a token */
+		size_t k = 0;
+		for (size_t i = 0; i < size; i++)
+			if (data[i] < 0xF5 && (k >= o || (uint8_t)back[k++] != data[i]))
+				abort();
+		if (k != o)
+			abort();
+	}
 	free(ids);
 	free(back);
 }
@@ -132,5 +154,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	data++, size--;
 	check(spm, data, size, flags & 1, flags & 2, true);
 	check(bpe, data, size, false, flags & 2, false);
+	check(bpe_gaps, data, size, false, flags & 2, false);
 	return 0;
 }

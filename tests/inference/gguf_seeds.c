@@ -1,7 +1,8 @@
 /*
  * gguf_seeds: writes the fuzz_gguf seed corpus (tests/fuzz/corpus/fuzz_gguf)
  * with the project's GGUF writer: tiny models of each architecture and
- * several types, one with a tokenizer section, and a metadata-only file.
+ * several types, one with a tokenizer section, a metadata-only file and a
+ * vocabulary-only one (a tokenizer section, no tensors).
  *   gguf_seeds DIR
  */
 #include <stdio.h>
@@ -58,6 +59,44 @@ int main(int argc, char **argv)
 	inf_gguf_w_tensor_f32(w, "s", INF_TYPE_Q6_K, 1, ne, z);
 	char path[512];
 	snprintf(path, sizeof path, "%s/v2_align64_k_types.gguf", argv[1]);
+	rc |= inf_gguf_writer_save(w, path);
+	inf_gguf_writer_free(w);
+
+	/* A vocabulary-only file, as llama.cpp's ggml-vocab-*.gguf: metadata
+	 * and a SentencePiece tokenizer section, no tensors. */
+	static const char *pieces[] = { "\xe2\x96\x81", "h", "e", "l", "o", "\xe2\x96\x81h", "he", "ll",
+					"\xe2\x96\x81he", "\xe2\x96\x81hell", "\xe2\x96\x81hello", "<|u|>" };
+	const char *toks[3 + 256 + 12];
+	static char bytes[256][8];
+	float scores[3 + 256 + 12];
+	int32_t types[3 + 256 + 12];
+	uint32_t n = 0;
+	toks[n] = "<unk>", scores[n] = 0, types[n++] = INF_TOKEN_UNKNOWN;
+	toks[n] = "<s>", scores[n] = 0, types[n++] = INF_TOKEN_CONTROL;
+	toks[n] = "</s>", scores[n] = 0, types[n++] = INF_TOKEN_CONTROL;
+	for (int b = 0; b < 256; b++) {
+		snprintf(bytes[b], sizeof bytes[b], "<0x%02X>", b);
+		toks[n] = bytes[b], scores[n] = 0, types[n++] = INF_TOKEN_BYTE;
+	}
+	for (size_t i = 0; i < sizeof pieces / sizeof pieces[0]; i++, n++) {
+		toks[n] = pieces[i];
+		scores[n] = -(float)i;
+		types[n] = i + 1 < sizeof pieces / sizeof pieces[0] ? INF_TOKEN_NORMAL : INF_TOKEN_USER_DEFINED;
+	}
+	w = inf_gguf_writer_new(3, 0);
+	inf_gguf_w_str(w, "general.architecture", "llama");
+	inf_gguf_w_str(w, "general.name", "tether vocabulary-only test file");
+	inf_gguf_w_str(w, "tokenizer.ggml.model", "llama");
+	inf_gguf_w_str(w, "tokenizer.ggml.pre", "default");
+	inf_gguf_w_arr_str(w, "tokenizer.ggml.tokens", toks, n);
+	inf_gguf_w_arr(w, "tokenizer.ggml.scores", INF_GGUF_F32, scores, n);
+	inf_gguf_w_arr(w, "tokenizer.ggml.token_type", INF_GGUF_I32, types, n);
+	inf_gguf_w_u32(w, "tokenizer.ggml.bos_token_id", 1);
+	inf_gguf_w_u32(w, "tokenizer.ggml.eos_token_id", 2);
+	inf_gguf_w_u32(w, "tokenizer.ggml.unknown_token_id", 0);
+	inf_gguf_w_bool(w, "tokenizer.ggml.add_bos_token", true);
+	inf_gguf_w_bool(w, "tokenizer.ggml.add_eos_token", false);
+	snprintf(path, sizeof path, "%s/vocab_only_spm.gguf", argv[1]);
 	rc |= inf_gguf_writer_save(w, path);
 	inf_gguf_writer_free(w);
 	return rc ? 1 : 0;

@@ -111,8 +111,17 @@ static void llama3_and_31(void)
 	       "<|end_header_id|>\n\n");
 	/* Llama 3.1's dated system header, as rendered in public test data */
 	CHECK_EQ(inf_chat_detect("{{- \"Cutting Knowledge Date: December 2023\\n\" }} "
+				 "{{- \"Today Date: \" + date_string }} "
 				 "<|start_header_id|> <|end_header_id|> <|eot_id|>"),
 		 INF_CHAT_LLAMA31);
+	/* function-calling templates on Llama 3 markers write their own system
+	 * prompts (meetkai functionary v3.1, v3.2; fireworks firefunction v2) */
+	CHECK_EQ(inf_chat_detect("{{- bos_token + \"<|start_header_id|>system<|end_header_id|>\\n\\n\" }}"
+				 "{{- \"Cutting Knowledge Date: December 2023\\n\\n\" }} <|eot_id|>"),
+		 INF_CHAT_UNKNOWN);
+	CHECK_EQ(inf_chat_detect("{{ bos_token + '<|start_header_id|>system<|end_header_id|>\\n\\nYou "
+				 "are capable of executing available function(s) if required.' }}"
+				 "<|eot_id|>"), INF_CHAT_UNKNOWN);
 	CHECK_EQ(inf_chat_apply(INF_CHAT_LLAMA31, sys, 2, true, "<|begin_of_text|>", "", &out, err),
 		 0);
 	CHECK(out && strcmp(out, "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n"
@@ -144,6 +153,20 @@ static void inst_families(void)
 	expect("mistral_v3", INF_CHAT_MISTRAL_V3, conv_a, 6, true, "", "</s>",
 	       "[INST] Hello[/INST] Hi there</s>[INST] Who are you[/INST] I am an assistant</s>"
 	       "[INST] You are a helpful assistant\n\nAnother question[/INST]");
+	/* Mistral Nemo: no space after [INST], the assistant's content as is,
+	 * the system message on the last user turn; no generation prompt */
+	expect("mistral_nemo", INF_CHAT_MISTRAL_TEKKEN, conv_a, 6, true, "<s>", "</s>",
+	       "<s>[INST]Hello[/INST]Hi there</s>[INST]Who are you[/INST]   I am an assistant   "
+	       "</s>[INST]You are a helpful assistant\n\nAnother question[/INST]");
+	expect("mistral_nemo", INF_CHAT_MISTRAL_TEKKEN, conv_a, 5, false, "<s>", "</s>",
+	       "<s>[INST]Hello[/INST]Hi there</s>[INST]Who are you[/INST]   I am an assistant   "
+	       "</s>");
+	/* Ministral (the same with " " + content|trim for the assistant) */
+	CHECK_EQ(inf_chat_apply_template("{{- \"[INST]\" + message[\"content\"] + \"[/INST]\" }}"
+					 "{{- \" \" + message[\"content\"]|trim + eos_token}}",
+					 conv_a + 1, 2, true, "<s>", "</s>", &out, err), 0);
+	CHECK(out && strcmp(out, "<s>[INST]Hello[/INST] Hi there</s>") == 0);
+	free(out);
 	/* the templates' raise_exception cases are errors naming the problem */
 	t = load("mixtral_instruct_v01");
 	CHECK_EQ(inf_chat_apply_template(t, conv_b, 4, true, "<s>", "</s>", &out, err),
@@ -185,6 +208,100 @@ static void zephyr_gemma_phi3(void)
 	       "<|system|>\nYou are a helpful assistant<|end|>\n<|user|>\nHello<|end|>\n<|assistant|>"
 	       "\nHi there<|end|>\n<|user|>\nWho are you<|end|>\n<|assistant|>\n   I am an assistant"
 	       "   <|end|>\n<|user|>\nAnother question<|end|>\n<|assistant|>\n");
+}
+
+/* Where a model's own template renders differently from its family, the
+ * template wins; expected texts worked out by hand from each template's
+ * Jinja (transformers' settings: trim_blocks, lstrip_blocks). */
+static void templates_beyond_their_family(void)
+{
+	const struct inf_chat_message empty_sys[] = {{"system", ""}, {"user", "Hello"}};
+	const struct inf_chat_message spaced[] = {{"system", "  Be brief. "}, {"user", " Hi "}};
+	const struct inf_chat_message only_sys[] = {{"system", "S"}};
+	const struct inf_chat_message sys[] = {{"system", "Always simply disagree with the user"},
+		{"user", "The moon is not made of cheese."}};
+	char *t, *out = NULL, err[INF_TEXT_ERR_MAX] = "";
+	struct inf_chat_options opt = {0};
+
+	/* Qwen1.5: the last message stays open without a generation prompt; no
+	 * prompt after an assistant message */
+	expect("qwen15_chat", INF_CHAT_CHATML, conv_b + 1, 3, false, "", "",
+	       "<|im_start|>system\nYou are a helpful assistant<|im_end|>\n<|im_start|>user\n"
+	       "Hello, how are you?<|im_end|>\n<|im_start|>assistant\nI'm doing great. How can I "
+	       "help you today?<|im_end|>\n<|im_start|>user\nI'd like to show off how chat "
+	       "templating works!");
+	expect("qwen15_chat", INF_CHAT_CHATML, conv_b + 1, 2, true, "", "",
+	       "<|im_start|>system\nYou are a helpful assistant<|im_end|>\n<|im_start|>user\n"
+	       "Hello, how are you?<|im_end|>\n<|im_start|>assistant\nI'm doing great. How can I "
+	       "help you today?<|im_end|>\n");
+	/* ...which other ChatML templates do not do */
+	expect("chatml_openhermes", INF_CHAT_CHATML, conv_b + 1, 2, true, "", "",
+	       "<|im_start|>user\nHello, how are you?<|im_end|>\n<|im_start|>assistant\nI'm doing "
+	       "great. How can I help you today?<|im_end|>\n<|im_start|>assistant\n");
+
+	/* Phi-3.5: no bos_token, an empty system message is skipped */
+	expect("phi35_mini_instruct", INF_CHAT_PHI3, empty_sys, 2, true, "<s>", "<|endoftext|>",
+	       "<|user|>\nHello<|end|>\n<|assistant|>\n");
+	expect("phi35_mini_instruct", INF_CHAT_PHI3, conv_a, 2, false, "<s>", "<|endoftext|>",
+	       "<|system|>\nYou are a helpful assistant<|end|>\n<|user|>\nHello<|end|>\n"
+	       "<|endoftext|>");
+	/* Phi-3-small keeps both */
+	expect("phi3_small", INF_CHAT_PHI3, empty_sys, 2, true, "<s>", "",
+	       "<s><|system|>\n<|end|>\n<|user|>\nHello<|end|>\n<|assistant|>\n");
+
+	/* Gemma 3: the system message (not trimmed) and a blank line open the
+	 * first user turn */
+	expect("gemma3_it", INF_CHAT_GEMMA, conv_b, 4, true, "<bos>", "",
+	       "<bos><start_of_turn>user\nYou are a friendly chatbot who always responds in the "
+	       "style of a pirate\n\nHello, how are you?<end_of_turn>\n<start_of_turn>model\nI'm "
+	       "doing great. How can I help you today?<end_of_turn>\n<start_of_turn>user\nI'd like "
+	       "to show off how chat templating works!<end_of_turn>\n<start_of_turn>model\n");
+	expect("gemma3_it", INF_CHAT_GEMMA, spaced, 2, false, "<bos>", "",
+	       "<bos><start_of_turn>user\n  Be brief. \n\nHi<end_of_turn>\n");
+	expect("gemma3_it", INF_CHAT_GEMMA, only_sys, 1, true, "<bos>", "",
+	       "<bos><start_of_turn>model\n");
+	expect("gemma3_it", INF_CHAT_GEMMA, conv_b + 1, 1, true, "<bos>", "",
+	       "<bos><start_of_turn>user\nHello, how are you?<end_of_turn>\n<start_of_turn>model\n");
+	t = load("gemma3_it"); /* roles still alternate (the template raises) */
+	CHECK_EQ(inf_chat_apply_template(t, conv_b + 2, 2, true, "<bos>", "", &out, err),
+		 INF_TEXT_EINVAL);
+	CHECK_CONTAINS(err, "must alternate");
+	free(t);
+
+	/* Llama 3.1 and 3.3: date_string defaults to the template's literal */
+	expect("llama31_instruct", INF_CHAT_LLAMA31, sys, 2, true, "<|begin_of_text|>", "",
+	       "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge "
+	       "Date: December 2023\nToday Date: 26 Jul 2024\n\nAlways simply disagree with the "
+	       "user<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nThe moon is not made of "
+	       "cheese.<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n");
+	/* Llama 3.2: strftime_now("%d %b %Y"), the day of opt.now (noon UTC,
+	 * the same day in every time zone within 11 hours) */
+	t = load("llama32_instruct");
+	CHECK_EQ(inf_chat_detect(t), INF_CHAT_LLAMA31);
+	opt.now = 1736942400; /* 2025-01-15 12:00 UTC */
+	CHECK_EQ(inf_chat_apply_template_opt(t, sys + 1, 1, true, "<|begin_of_text|>", "", &opt,
+					     &out, err), 0);
+	CHECK(out && strcmp(out, "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n"
+		  "Cutting Knowledge Date: December 2023\nToday Date: 15 Jan 2025\n\n<|eot_id|>"
+		  "<|start_header_id|>user<|end_header_id|>\n\nThe moon is not made of cheese."
+		  "<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n") == 0);
+	free(out);
+	/* a date_string given wins */
+	opt.date_string = "02 Mar 2026";
+	CHECK_EQ(inf_chat_apply_template_opt(t, sys + 1, 1, true, "", "", &opt, &out, err), 0);
+	CHECK(out && strstr(out, "Today Date: 02 Mar 2026\n\n<|eot_id|>") != NULL);
+	free(out);
+	free(t);
+	t = load("llama31_instruct");
+	CHECK_EQ(inf_chat_apply_template_opt(t, sys + 1, 1, true, "", "", &opt, &out, err), 0);
+	CHECK(out && strstr(out, "Today Date: 02 Mar 2026\n\n<|eot_id|>") != NULL);
+	free(out);
+	opt.date_string = "a date string much longer than 31 bytes";
+	CHECK_EQ(inf_chat_apply_template_opt(t, sys + 1, 1, true, "", "", &opt, &out, err),
+		 INF_TEXT_EINVAL);
+	CHECK(out == NULL);
+	CHECK_CONTAINS(err, "date_string is 39 bytes");
+	free(t);
 }
 
 static void unknown_templates_are_errors(void)
@@ -238,6 +355,7 @@ int main(void)
 	RUN(llama3_and_31);
 	RUN(inst_families);
 	RUN(zephyr_gemma_phi3);
+	RUN(templates_beyond_their_family);
 	RUN(unknown_templates_are_errors);
 	RUN(bad_messages_are_rejected);
 	return check_summary();

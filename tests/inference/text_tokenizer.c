@@ -231,6 +231,40 @@ static void specials_bos_eos_and_parse_special(void)
 	inf_tokenizer_free(t);
 }
 
+/* Ends of turn that no id names (Gemma's <end_of_turn>, Phi-3's <|end|>)
+ * are found by their text, as llama.cpp does, and made control tokens. */
+static void end_of_turn_tokens_found_by_text(void)
+{
+	struct vb *v = &spm_vocab;
+	uint32_t n0 = v->n;
+	int32_t eot = add(v, "<end_of_turn>", 0, INF_TOKEN_NORMAL);
+	int32_t end = add(v, "<|end|>", 0, INF_TOKEN_CONTROL);
+	int32_t other = add(v, "<|user|>", 0, INF_TOKEN_CONTROL);
+	struct inf_vocab_spec s = spec_of(v, "llama", NULL);
+	struct inf_tokenizer *t;
+	int32_t ids[64];
+	size_t n;
+
+	s.bos_id = 1, s.eos_id = 2, s.add_space_prefix = 0;
+	t = make(s);
+	if (t) {
+		CHECK(inf_tokenizer_is_eog(t, 2));
+		CHECK(inf_tokenizer_is_eog(t, eot));
+		CHECK(inf_tokenizer_is_eog(t, end));
+		CHECK(!inf_tokenizer_is_eog(t, other));
+		CHECK(!inf_tokenizer_is_eog(t, 1));
+		CHECK(!inf_tokenizer_is_eog(t, -1));
+		/* <end_of_turn> is a control token now: text unless parse_special */
+		n = tok(t, "<end_of_turn>", false, true, ids);
+		CHECK_EQ(n, 1);
+		CHECK_EQ(ids[0], eot);
+		n = tok(t, "<end_of_turn>", false, false, ids);
+		CHECK(n > 1);
+		inf_tokenizer_free(t);
+	}
+	v->n = n0;
+}
+
 static void output_buffer_too_small_says_how_many(void)
 {
 	struct inf_vocab_spec s = spec_of(&spm_vocab, "llama", NULL);
@@ -316,6 +350,32 @@ static void bpe_merges_lowest_rank_first(void)
 	n = tok(t, "xyz", false, false, ids);
 	CHECK_EQ(n, 1);
 	CHECK_EQ(ids[0], 261);
+	inf_tokenizer_free(t);
+}
+
+/* GPT-NeoX's and MPT's vocabularies have no token for the bytes that never
+ * occur in UTF-8: such a vocabulary loads, and those bytes give no token
+ * (llama.cpp drops them too); every other byte keeps its token. */
+static void bpe_bytes_without_a_token_are_dropped(void)
+{
+	struct inf_vocab_spec s = spec_of(&bpe_vocab, "gpt2", NULL);
+	struct inf_tokenizer *t;
+	int32_t ids[64];
+	size_t n;
+
+	s.scores = NULL;
+	s.n_tokens = 200; /* bytes 0xC8..0xFF (mapped to themselves) have none */
+	s.n_merges = 0;
+	t = make(s);
+	if (!t)
+		return;
+	n = tok(t, "a\xC8" "b\xFF\xFE" "c\xC8", false, false, ids);
+	CHECK_EQ(n, 3);
+	CHECK_EQ(ids[0], 'a');
+	CHECK_EQ(ids[1], 'b');
+	CHECK_EQ(ids[2], 'c');
+	n = tok(t, "\xFF", false, false, ids);
+	CHECK_EQ(n, 0);
 	inf_tokenizer_free(t);
 }
 
@@ -423,9 +483,6 @@ static void bad_vocabularies_are_rejected_by_name(void)
 	expect_error(b, INF_TEXT_EUNSUPPORTED, "pre-tokenizer \"deepseek-llm\"");
 	b = s, b.add_space_prefix = 1;
 	expect_error(b, INF_TEXT_EUNSUPPORTED, "add_space_prefix=1");
-	b = s, b.n_tokens = 200; /* bytes 200..255 have no token */
-	b.n_merges = 0;
-	expect_error(b, INF_TEXT_EINVAL, "no token for byte 0x");
 	bpe_vocab.merges[0] = "bc";
 	bpe_vocab.merge_lens[0] = 2;
 	expect_error(s, INF_TEXT_EINVAL, "merge 0 is not two tokens");
@@ -445,8 +502,10 @@ int main(void)
 	RUN(spm_unknown_without_byte_tokens);
 	RUN(spm_pieces_spanning_a_space);
 	RUN(specials_bos_eos_and_parse_special);
+	RUN(end_of_turn_tokens_found_by_text);
 	RUN(output_buffer_too_small_says_how_many);
 	RUN(bpe_merges_lowest_rank_first);
+	RUN(bpe_bytes_without_a_token_are_dropped);
 	RUN(pretokenizer_splits);
 	RUN(utf8_replacement_matches_whatwg);
 	RUN(bad_vocabularies_are_rejected_by_name);

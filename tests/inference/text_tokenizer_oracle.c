@@ -6,13 +6,27 @@
  * string and compares the ids exactly. It also checks the round trip
  * (detokenize(tokenize(raw)) == raw) on the raw bytes, invalid UTF-8 included.
  *
- *   text_tokenizer_oracle DIR NAME   (reads DIR/NAME.vocab and DIR/NAME.cases)
+ * Then the same vocabulary goes through GGUF: it is written with the
+ * project's GGUF writer as llama.cpp's converter lays out a tokenizer section
+ * (LLaMA 2: model llama, pre default, scores, token types, add_bos; LLaMA 3:
+ * model gpt2, pre llama-bpe, token types, merges), with no tensors like
+ * llama.cpp's ggml-vocab-*.gguf, to DIR/NAME.gguf; loaded vocabulary-only
+ * through the public API (inf_model_load), every string is compared again,
+ * and, given TETHER, a sample of them through `tether tokenize --json`.
+ *
+ *   text_tokenizer_oracle DIR NAME [TETHER]
+ *       (reads DIR/NAME.vocab and DIR/NAME.cases, writes DIR/NAME.gguf)
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "inference.h"
+#include "internal.h"
 #include "text.h"
 #include "tokenizer_internal.h"
 
@@ -207,6 +221,129 @@ static char *detokenize(const struct inf_tokenizer *tok, const int32_t *ids, siz
 	return out;
 }
 
+/* The tokenizer section as llama.cpp's convert_hf_to_gguf.py writes it for
+ * LLaMA 2 (_set_vocab_sentencepiece: model "llama", pre "default", tokens,
+ * scores, token types; then the special ids and add_bos/add_eos from
+ * tokenizer_config.json) and LLaMA 3 (_set_vocab_gpt2: model "gpt2", pre
+ * "llama-bpe", tokens, token types, merges; the special ids; Meta's
+ * tokenizer_config.json has no add_bos_token, so none is written). No
+ * eot_token_id: the converter writes none for either. */
+static int write_gguf(const struct vocab *v, const char *name, const char *path)
+{
+	struct inf_gguf_writer *w = inf_gguf_writer_new(3, 0);
+	const struct inf_vocab_spec *s = &v->spec;
+	bool spm = strcmp(v->model, "llama") == 0;
+	int rc;
+
+	if (!w)
+		return -1;
+	inf_gguf_w_str(w, "general.architecture", "llama");
+	inf_gguf_w_str(w, "general.name", name);
+	inf_gguf_w_u32(w, "llama.vocab_size", s->n_tokens);
+	inf_gguf_w_str(w, "tokenizer.ggml.model", v->model);
+	inf_gguf_w_str(w, "tokenizer.ggml.pre", spm ? "default" : v->pre);
+	inf_gguf_w_arr_strn(w, "tokenizer.ggml.tokens", s->tokens, s->token_lens, s->n_tokens);
+	if (spm)
+		inf_gguf_w_arr(w, "tokenizer.ggml.scores", INF_GGUF_F32, v->scores, s->n_tokens);
+	inf_gguf_w_arr(w, "tokenizer.ggml.token_type", INF_GGUF_I32, v->types, s->n_tokens);
+	if (!spm)
+		inf_gguf_w_arr_strn(w, "tokenizer.ggml.merges", s->merges, s->merge_lens, s->n_merges);
+	inf_gguf_w_u32(w, "tokenizer.ggml.bos_token_id", (uint32_t)s->bos_id);
+	inf_gguf_w_u32(w, "tokenizer.ggml.eos_token_id", (uint32_t)s->eos_id);
+	if (s->unk_id >= 0)
+		inf_gguf_w_u32(w, "tokenizer.ggml.unknown_token_id", (uint32_t)s->unk_id);
+	if (spm) {
+		inf_gguf_w_bool(w, "tokenizer.ggml.add_bos_token", true);
+		inf_gguf_w_bool(w, "tokenizer.ggml.add_eos_token", false);
+	}
+	rc = inf_gguf_writer_save(w, path);
+	inf_gguf_writer_free(w);
+	return rc;
+}
+
+/* `tether tokenize --model GGUF --json [--no-special] [--parse-special]`
+ * with text on stdin; the ids parsed from its JSON into ids. Returns the
+ * count, or -1 (with the reason on stderr). */
+static long cli_tokenize(const char *tether, const char *gguf, const char *text, size_t len, bool bos,
+			 bool parse_special, int32_t *ids, size_t cap)
+{
+	int in[2], out[2];
+	pid_t pid;
+	char *buf = NULL, *p;
+	size_t n = 0, bcap = 0;
+	long count = 0;
+	int status;
+
+	if (pipe(in) || pipe(out))
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		const char *argv[8] = {tether, "tokenize", "--model", gguf, "--json"};
+		int k = 5;
+
+		if (!bos)
+			argv[k++] = "--no-special";
+		if (parse_special)
+			argv[k++] = "--parse-special";
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		close(in[0]), close(in[1]), close(out[0]), close(out[1]);
+		execv(tether, (char *const *)argv);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	/* tether reads all of stdin before it writes */
+	for (size_t o = 0; o < len;) {
+		ssize_t k = write(in[1], text + o, len - o);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		o += (size_t)k;
+	}
+	close(in[1]);
+	for (;;) {
+		if (n + 4096 > bcap && !(buf = realloc(buf, bcap = bcap * 2 + 8192)))
+			break;
+		ssize_t k = read(out[0], buf + n, bcap - n - 1);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		n += (size_t)k;
+	}
+	close(out[0]);
+	waitpid(pid, &status, 0);
+	if (!buf || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "tether tokenize failed (status %d)\n", status);
+		free(buf);
+		return -1;
+	}
+	buf[n] = 0;
+	p = strstr(buf, "\"ids\":[");
+	if (!p) {
+		fprintf(stderr, "tether tokenize printed no ids: %.200s\n", buf);
+		free(buf);
+		return -1;
+	}
+	for (p += 7; *p && *p != ']';) {
+		char *q;
+		long id = strtol(p, &q, 10);
+
+		if (q == p)
+			break;
+		if ((size_t)count < cap)
+			ids[count] = (int32_t)id;
+		count++;
+		p = q + (*q == ',');
+	}
+	free(buf);
+	return count;
+}
+
 int main(int argc, char **argv)
 {
 	char path[4096], err[INF_TEXT_ERR_MAX] = "";
@@ -219,9 +356,14 @@ int main(int argc, char **argv)
 	size_t cap = 1 << 16;
 	int32_t *ids = malloc(cap * sizeof *ids), *want = malloc(cap * sizeof *want);
 	bool spm, parse_special;
+	char gguf[4096], merr[INF_ERR_MAX] = "";
+	struct inf_model *model = NULL;
+	struct inf_model_options mo = { .vocab_only = true };
+	const char *tether = argc > 3 ? argv[3] : NULL;
+	size_t gguf_cases = 0, gguf_mismatches = 0, cli_cases = 0, cli_mismatches = 0;
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: %s DIR NAME\n", argv[0]);
+	if (argc != 3 && argc != 4) {
+		fprintf(stderr, "usage: %s DIR NAME [TETHER]\n", argv[0]);
 		return 2;
 	}
 	snprintf(path, sizeof path, "%s/%s.vocab", argv[1], argv[2]);
@@ -233,6 +375,22 @@ int main(int argc, char **argv)
 	}
 	spm = strcmp(v.model, "llama") == 0;
 	parse_special = !spm; /* llama3-tokenizer-js always parses its specials */
+	snprintf(gguf, sizeof gguf, "%s/%s.gguf", argv[1], argv[2]);
+	if (write_gguf(&v, argv[2], gguf) || inf_model_load(gguf, &mo, &model, merr)) {
+		fprintf(stderr, "%s: cannot write or load it: %s\n", gguf, merr);
+		return 1;
+	}
+	{
+		struct inf_model_info mi;
+
+		inf_model_get_info(model, &mi);
+		if (!inf_model_has_tokenizer(model) || !mi.vocab_only || mi.n_vocab != v.spec.n_tokens ||
+		    strcmp(mi.tokenizer_model, v.model) || strcmp(mi.arch, "llama")) {
+			fprintf(stderr, "%s: loaded as %s/%s with %u tokens (%s)\n", gguf, mi.arch,
+				mi.tokenizer_model, mi.n_vocab, mi.tokenizer_error);
+			return 1;
+		}
+	}
 	snprintf(path, sizeof path, "%s/%s.cases", argv[1], argv[2]);
 	f = fopen(path, "r");
 	if (!f) {
@@ -285,6 +443,28 @@ int main(int argc, char **argv)
 				print_escaped(text, text_len);
 				print_ids("oracle", want, n_want, at);
 				print_ids("ours  ", ids, n, at);
+			}
+		}
+		/* 1b. the same through the GGUF file and the public API */
+		gguf_cases++;
+		if (inf_model_tokenize(model, text, text_len, bos, parse_special, ids, cap, &n, merr) ||
+		    n != n_want || memcmp(ids, want, n * sizeof *ids) != 0) {
+			if (++gguf_mismatches <= 5) {
+				fprintf(stderr, "GGUF MISMATCH case %zu (%s, bos=%d) %s: ", cases, argv[2], bos, merr);
+				print_escaped(text, text_len);
+			}
+		}
+		/* 1c. and through `tether tokenize`, for a sample (a process each) */
+		if (tether && cases % 40 == 1) {
+			long k = cli_tokenize(tether, gguf, text, text_len, bos, parse_special, ids, cap);
+
+			cli_cases++;
+			if (k < 0 || (size_t)k != n_want || memcmp(ids, want, n_want * sizeof *ids) != 0) {
+				if (++cli_mismatches <= 5) {
+					fprintf(stderr, "CLI MISMATCH case %zu (%s, bos=%d, %ld ids): ", cases,
+						argv[2], bos, k);
+					print_escaped(text, text_len);
+				}
 			}
 		}
 		/* 2. the raw bytes (invalid UTF-8 as is) come back unchanged, but
@@ -342,11 +522,18 @@ int main(int argc, char **argv)
 	printf("%s: %zu strings compared with the oracle (%zu not valid UTF-8), %zu mismatches; "
 	       "%zu round trips, %zu failures; %zu UTF-8 decoding differences\n", argv[2], cases,
 	       invalid, mismatches, round_trips, rt_failures, decode_failures);
+	printf("%s: through GGUF (%s, inf_model_load vocab_only): %zu strings compared, %zu mismatches; "
+	       "through tether tokenize: %zu strings compared, %zu mismatches%s\n", argv[2], gguf, gguf_cases,
+	       gguf_mismatches, cli_cases, cli_mismatches, tether ? "" : " (no TETHER given)");
+	inf_model_free(model);
 	inf_tokenizer_free(tok);
 	free_vocab(&v);
 	free(ids);
 	free(want);
 	if (cases < 1000)
 		fprintf(stderr, "only %zu strings: the oracle export is incomplete\n", cases);
-	return mismatches || rt_failures || decode_failures || cases < 1000 ? 1 : 0;
+	if (gguf_cases != cases || (tether && cli_cases < 20))
+		fprintf(stderr, "only %zu strings through GGUF, %zu through the CLI\n", gguf_cases, cli_cases);
+	return mismatches || rt_failures || decode_failures || cases < 1000 || gguf_mismatches ||
+			       cli_mismatches || gguf_cases != cases || (tether && cli_cases < 20) ? 1 : 0;
 }

@@ -14,6 +14,7 @@ const models = path.join(here, '..', 'fuzz', 'corpus', 'fuzz_gguf');
 const LLAMA = path.join(models, 'llama_f32.gguf');
 const QWEN = path.join(models, 'qwen2_bf16_vocab.gguf');
 const Q8 = path.join(models, 'llama_q8_0_tied_rope_freqs.gguf');
+const VOCAB = path.join(models, 'vocab_only_spm.gguf'); // no tensors, as llama.cpp's ggml-vocab-*.gguf
 
 async function tether(args, opts = {}) {
   return run(TETHER_BIN(), args, { timeoutMs: 30000, ...opts });
@@ -33,6 +34,8 @@ test('model info --json describes the file and the memory for --ctx', T, async (
   assert.equal(j.n_head, 2);
   assert.equal(j.n_head_kv, 1);
   assert.equal(j.n_vocab, 40);
+  assert.equal(j.vocab_only, false);
+  assert.equal(j.n_tensors, 12);
   assert.equal(j.tied_output, true);
   assert.equal(j.rope_freqs, true);
   assert.deepEqual(j.tensor_types, { F32: 4, Q8_0: 8 });
@@ -116,6 +119,28 @@ test('generate --chat uses the template; a model without one says so', T, async 
   const r = await tether(['generate', '--model', LLAMA, '--prompt', 'hi', '--chat']);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /tokenizer|chat template/);
+});
+
+test('a vocabulary-only file: model info and tokenize work, generate and logits say why not', T, async () => {
+  const j = await json(['model', 'info', '--model', VOCAB, '--json']);
+  assert.equal(j.vocab_only, true);
+  assert.equal(j.n_tensors, 0);
+  assert.equal(j.n_vocab, 271);
+  assert.equal(j.tokenizer, 'llama');
+  assert.equal(j.tokenizer_ok, true);
+  const info = await tether(['model', 'info', '--model', VOCAB]);
+  assert.match(info.stdout, /tensors +none: a vocabulary-only file/);
+  // "▁hello" is 269, the user-defined "<|u|>" 270, BOS 1
+  assert.deepEqual((await json(['tokenize', '--model', VOCAB, '--text', 'hello hello<|u|>', '--json'])).ids,
+    [1, 269, 269, 270]);
+  for (const cmd of [['generate', '--prompt', 'hi'], ['logits', '--ids', '1']]) {
+    const r = await tether([cmd[0], '--model', VOCAB, ...cmd.slice(1)]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /has no tensors \(a vocabulary-only file\)/);
+  }
+  const c = await tether(['model', 'info', '--model', VOCAB, '--ctx', '64']);
+  assert.equal(c.code, 2);
+  assert.match(c.stderr, /--ctx: .* has no weights/);
 });
 
 test('every bad flag or value is refused by name', T, async () => {
