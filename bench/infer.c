@@ -204,6 +204,7 @@ int main(int argc, char **argv)
 	uint32_t threads = argc > 2 ? (uint32_t)atoi(argv[2]) : 2;
 	uint32_t n_prompt = argc > 3 ? (uint32_t)atoi(argv[3]) : 128;
 	uint32_t n_gen = argc > 4 ? (uint32_t)atoi(argv[4]) : 32;
+	bool no_pack = getenv("BENCH_NO_PACK") && strcmp(getenv("BENCH_NO_PACK"), "0");
 	const char *llama = getenv("LLAMA_BENCH");
 	if (llama && !*llama)
 		llama = NULL;
@@ -257,7 +258,7 @@ int main(int argc, char **argv)
 			if (ensure(argv[1], &defs[i], path, sizeof path))
 				return 1;
 			struct inf_model *m;
-			struct inf_model_options mo = { .prefault = true };
+			struct inf_model_options mo = { .prefault = true, .no_pack = no_pack };
 			if (inf_model_load(path, &mo, &m, err)) {
 				fprintf(stderr, "%s\n", err);
 				return 1;
@@ -269,6 +270,9 @@ int main(int argc, char **argv)
 			uint64_t per_token =
 				info.weight_bytes - inf_row_bytes(defs[i].type, (uint64_t)info.dim * info.n_vocab);
 			per_token_of[i] = per_token;
+			if (run == 0 && info.packed_bytes)
+				fprintf(stderr, "%s-%s: %.0f MB of weights packed at load\n", defs[i].name,
+					inf_type_name(defs[i].type), info.packed_bytes / 1e6);
 			struct inf_context_params p;
 			inf_context_params_default(&p);
 			p.n_ctx = n_prompt + n_gen + 1;

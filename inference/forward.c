@@ -46,6 +46,19 @@ static void mm_rows(const struct mm_job *j, uint32_t m, uint64_t r0, uint64_t r1
 		w->type == INF_TYPE_Q4_K ? j->k->dot4_q4_k : w->type == INF_TYPE_Q6_K ? j->k->dot4_q6_k : NULL;
 	bool f16 = w->type == INF_TYPE_F16 && j->k->dot4_f16;
 	bool four = (q8 && j->k->dot4_q8) || dot4k || f16;
+	/* Packed rows (a chunk starts at a multiple of 16 there): sixteen rows
+	 * and every token per call. */
+	if (w->packed && j->k->mm16_q8 && r0 < w->packed_rows) {
+		uint64_t pe = r1 < w->packed_rows ? r1 : w->packed_rows;
+		for (uint64_t r = r0; r < pe; r += 16) {
+			j->k->mm16_q8((const uint8_t *)w->packed + r * row_bytes, w->type, j->x, j->x_stride, j->n, cols,
+				      y + r, rows);
+			for (uint32_t t = 0; bias && t < j->n; t++)
+				for (int k = 0; k < 16; k++)
+					y[(size_t)t * rows + r + k] += bias[r + k];
+		}
+		r0 = pe;
+	}
 	/* Tiles of MM_TILE_ROWS rows: each four tokens' activations are read
 	 * from L2 once per tile, not once per row, and the tile's rows stay in
 	 * L1 across the batch. */
@@ -174,6 +187,8 @@ static void matmul_n(struct inf_context *c, uint32_t n_mats, const struct inf_gg
 			uint64_t rows = j.w[m]->ne[1];
 			size_t row_bytes = (size_t)inf_row_bytes(j.w[m]->type, cols);
 			j.rows_per_chunk[m] = mm_rows_per_chunk(row_bytes, n, rows, inf_pool_size(c->pool));
+			if (j.w[m]->packed)   /* chunks start at a packed group */
+				j.rows_per_chunk[m] = (j.rows_per_chunk[m] + 15) / 16 * 16;
 			j.first_chunk[m + 1] = j.first_chunk[m] +
 					       (uint32_t)((rows + j.rows_per_chunk[m] - 1) / j.rows_per_chunk[m]);
 		}

@@ -47,8 +47,12 @@ void inf_quantize_q8_portable(const float *x, struct inf_act_q8 *y, uint32_t n)
 			amax = fmaxf(amax, fabsf(x[32 * b + j]));
 		float d = amax / 127, id = d ? 1 / d : 0;
 		y[b].d = d;
-		for (int j = 0; j < 32; j++)
+		int sum = 0;
+		for (int j = 0; j < 32; j++) {
 			y[b].qs[j] = (int8_t)lrintf(x[32 * b + j] * id);
+			sum += y[b].qs[j];
+		}
+		y[b].s = d * (float)sum;
 	}
 }
 
@@ -200,6 +204,35 @@ static const struct inf_kernels portable = {
 	.quantize_q8 = inf_quantize_q8_portable,
 	.quantize_q8k = inf_quantize_q8k_portable,
 };
+
+bool inf_packable(uint32_t type)
+{
+	return type == INF_TYPE_Q8_0 || type == INF_TYPE_Q4_0;
+}
+
+void inf_pack16(uint32_t type, const void *src, uint64_t rows, uint32_t cols, void *dst)
+{
+	bool q8 = type == INF_TYPE_Q8_0;
+	size_t blk = q8 ? sizeof(struct inf_block_q8_0) : sizeof(struct inf_block_q4_0);
+	size_t qbytes = q8 ? 32 : 16, row_bytes = (size_t)cols / 32 * blk;
+	uint8_t *out = dst;
+	for (uint64_t g = 0; g < rows / 16; g++) {
+		const uint8_t *grp = (const uint8_t *)src + g * 16 * row_bytes;
+		for (uint32_t b = 0; b < cols / 32; b++) {
+			/* both block types start with the fp16 scale, then the quants */
+			for (int r = 0; r < 16; r++)
+				memcpy(out + 2 * r, grp + r * row_bytes + b * blk, 2);
+			out += 32;
+			for (size_t p = 0; p < qbytes / 4; p++)
+				for (int r = 0; r < 16; r++)
+					for (int k = 0; k < 4; k++) {
+						uint8_t q = grp[r * row_bytes + b * blk + 2 + 4 * p + k];
+						out[64 * p + 4 * r + k] = q8 ? q ^ 0x80 : q;
+					}
+			out += 16 * qbytes;
+		}
+	}
+}
 
 const char *inf_isa_name(enum inf_isa isa)
 {

@@ -308,6 +308,65 @@ static void dot4_equals_four_dots(void)
 		printf("     (no ISA with a four-token kernel on this CPU: skipped)\n");
 }
 
+/* The packed layout and its 16-row kernel (AVX-512) give, for every row
+ * and token, the plain dot of the file's row (up to summation order); the
+ * activation's s is d times the sum of its quants. */
+static void packed16_kernel_equals_plain_dots(void)
+{
+	enum { ROWS = 48, N = 320, T = 9 };
+	static float w[ROWS * N], x[T][N], y[T * ROWS];
+	static uint8_t wq[ROWS * N * 2], packed[ROWS * N * 2];
+	static struct inf_act_q8 xq[T][N / 32];
+	static const uint32_t t2[] = { INF_TYPE_Q8_0, INF_TYPE_Q4_0 };
+	const struct inf_kernels *plain = inf_kernels_get(INF_ISA_PORTABLE);
+	const struct inf_kernels *k = inf_kernels_get(INF_ISA_AVX512);
+	if (!k || !k->mm16_q8) {
+		printf("     (no packed kernel on this CPU: layout checked only)\n");
+		k = NULL;
+	}
+	for (int j = 0; j < T; j++) {
+		for (uint32_t i = 0; i < N; i++)
+			x[j][i] = frand() * (j + 1) * (j == 3 ? 0 : 1);   /* token 3: an all-zero block */
+		plain->quantize_q8(x[j], xq[j], N);
+		for (uint32_t b = 0; b < N / 32; b++) {
+			int s = 0;
+			for (int i = 0; i < 32; i++)
+				s += xq[j][b].qs[i];
+			CHECK(xq[j][b].s == xq[j][b].d * (float)s);
+		}
+	}
+	for (size_t ty = 0; ty < 2; ty++) {
+		size_t row_bytes = (size_t)inf_row_bytes(t2[ty], N);
+		for (uint32_t i = 0; i < ROWS * N; i++)
+			w[i] = frand() * (1 + (float)(i % 7));
+		CHECK(inf_quantize(t2[ty], w, wq, (uint64_t)ROWS * N) == 0);
+		inf_pack16(t2[ty], wq, ROWS, N, packed);
+		/* the layout by hand: row 5's block 3 scale and its quant byte 9 */
+		size_t blk = t2[ty] == INF_TYPE_Q8_0 ? 544 : 288;
+		const uint8_t *src = wq + 5 * row_bytes + 3 * (row_bytes / (N / 32));
+		CHECK(memcmp(packed + 3 * blk + 2 * 5, src, 2) == 0);
+		uint8_t want9 = t2[ty] == INF_TYPE_Q8_0 ? src[2 + 9] ^ 0x80 : src[2 + 9];
+		CHECK_EQ(packed[3 * blk + 32 + 64 * 2 + 4 * 5 + 1], want9);
+		if (!k)
+			continue;
+		for (uint32_t n_tok = 1; n_tok <= T; n_tok += 2) {
+			for (int g = 0; g < ROWS / 16; g++)
+				k->mm16_q8(packed + (size_t)g * 16 * row_bytes, t2[ty], (const uint8_t *)xq[0], sizeof xq[0],
+					   n_tok, N, y + 16 * g, ROWS);
+			for (uint32_t t = 0; t < n_tok; t++)
+				for (int r = 0; r < ROWS; r++) {
+					float one = inf_dot(plain, t2[ty], wq + r * row_bytes, xq[t], N);
+					float got = y[t * ROWS + r];
+					if (!(fabsf(got - one) <= 1e-5f * (fabsf(one) + 1) * N / 32)) {
+						fprintf(stderr, "%s packed row %d token %u/%u: %.9g vs %.9g\n",
+							inf_type_name(t2[ty]), r, t, n_tok, got, one);
+						CHECK(0);
+					}
+				}
+		}
+	}
+}
+
 static void unknown_and_uncomputable_types_are_named(void)
 {
 	CHECK(inf_type_traits(99) == NULL);
@@ -332,6 +391,7 @@ int main(void)
 	RUN(quantizers_stay_within_their_step);
 	RUN(dot_kernels_match_double_reference_on_every_isa);
 	RUN(dot4_equals_four_dots);
+	RUN(packed16_kernel_equals_plain_dots);
 	RUN(unknown_and_uncomputable_types_are_named);
 	return check_summary();
 }
