@@ -255,25 +255,8 @@ static void att_chunk(void *arg, uint32_t w, uint32_t worker)
 		uint32_t t = w / m->n_head, h = w % m->n_head, kh = h / group;
 		uint32_t len = j->pos0 + t + 1;
 		const float *q = c->q + (size_t)t * qd + (size_t)h * hd;
-		float mx = -INFINITY;
-		for (uint32_t p = 0; p < len; p++) {
-			sc[p] = c->k->dot_f32(kc + (size_t)p * kvd + (size_t)kh * hd, q, hd) * scale;
-			if (sc[p] > mx)
-				mx = sc[p];
-		}
-		float sum = 0;
-		for (uint32_t p = 0; p < len; p++) {
-			sc[p] = expf(sc[p] - mx);
-			sum += sc[p];
-		}
-		float *out = c->att + (size_t)t * qd + (size_t)h * hd;
-		memset(out, 0, hd * sizeof *out);
-		for (uint32_t p = 0; p < len; p++) {
-			const float *v = vc + (size_t)p * kvd + (size_t)kh * hd;
-			float a = sc[p] / sum;
-			for (uint32_t i = 0; i < hd; i++)
-				out[i] += a * v[i];
-		}
+		c->k->attn_head(q, kc + (size_t)kh * hd, vc + (size_t)kh * hd, kvd, len, hd, scale, sc,
+				c->att + (size_t)t * qd + (size_t)h * hd);
 	}
 }
 

@@ -84,6 +84,29 @@ static float dot_f32(const float *w, const float *x, uint32_t n)
 	return s;
 }
 
+void inf_attn_head_portable(const float *q, const float *k, const float *v, size_t stride, uint32_t len,
+			    uint32_t hd, float scale, float *sc, float *out)
+{
+	float mx = -INFINITY;
+	for (uint32_t p = 0; p < len; p++) {
+		sc[p] = dot_f32(k + p * stride, q, hd) * scale;
+		if (sc[p] > mx)
+			mx = sc[p];
+	}
+	float sum = 0;
+	for (uint32_t p = 0; p < len; p++) {
+		sc[p] = expf(sc[p] - mx);
+		sum += sc[p];
+	}
+	memset(out, 0, hd * sizeof *out);
+	for (uint32_t p = 0; p < len; p++) {
+		const float *vp = v + p * stride;
+		float a = sc[p] / sum;
+		for (uint32_t i = 0; i < hd; i++)
+			out[i] += a * vp[i];
+	}
+}
+
 static float dot_f16(const uint16_t *w, const float *x, uint32_t n)
 {
 	float s = 0;
@@ -201,6 +224,7 @@ static const struct inf_kernels portable = {
 	.dot_q4_0 = dot_q4_0,
 	.dot_q4_k = dot_q4_k,
 	.dot_q6_k = dot_q6_k,
+	.attn_head = inf_attn_head_portable,
 	.quantize_q8 = inf_quantize_q8_portable,
 	.quantize_q8k = inf_quantize_q8k_portable,
 };

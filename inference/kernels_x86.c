@@ -4,6 +4,7 @@
  * picks the best table at run time (__builtin_cpu_supports).
  */
 #include <immintrin.h>
+#include <math.h>
 #include <string.h>
 
 #include "kernels.h"

@@ -308,6 +308,26 @@ static void dot4_equals_four_dots(void)
 		printf("     (no ISA with a four-token kernel on this CPU: skipped)\n");
 }
 
+/* Every ISA's activation quantizer gives the portable one's bytes. */
+static void quantize_q8_is_the_same_on_every_isa(void)
+{
+	enum { N = 1024 };
+	static float x[N];
+	static struct inf_act_q8 want[N / 32], got[N / 32];
+	for (uint32_t i = 0; i < N; i++)
+		x[i] = frand() * (1 + (float)(i % 37)) * (i / 32 == 5 ? 0 : 1);   /* block 5 all zero */
+	x[7] = 0.5f * (x[9] / 127 * 2 * 127);    /* ties and near-ties of the rounding */
+	inf_kernels_get(INF_ISA_PORTABLE)->quantize_q8(x, want, N);
+	for (int isa = INF_ISA_AVX2; isa <= INF_ISA_AVX512; isa++) {
+		const struct inf_kernels *k = inf_kernels_get((enum inf_isa)isa);
+		if (!k)
+			continue;
+		memset(got, 0x55, sizeof got);
+		k->quantize_q8(x, got, N);
+		CHECK(memcmp(got, want, sizeof got) == 0);
+	}
+}
+
 /* The packed layout and its 16-row kernel (AVX-512) give, for every row
  * and token, the plain dot of the file's row (up to summation order); the
  * activation's s is d times the sum of its quants. */
@@ -391,6 +411,7 @@ int main(void)
 	RUN(quantizers_stay_within_their_step);
 	RUN(dot_kernels_match_double_reference_on_every_isa);
 	RUN(dot4_equals_four_dots);
+	RUN(quantize_q8_is_the_same_on_every_isa);
 	RUN(packed16_kernel_equals_plain_dots);
 	RUN(unknown_and_uncomputable_types_are_named);
 	return check_summary();
