@@ -255,7 +255,8 @@ static void att_chunk(void *arg, uint32_t w, uint32_t worker)
 		uint32_t t = w / m->n_head, h = w % m->n_head, kh = h / group;
 		uint32_t len = j->pos0 + t + 1;
 		const float *q = c->q + (size_t)t * qd + (size_t)h * hd;
-		c->k->attn_head(q, kc + (size_t)kh * hd, vc + (size_t)kh * hd, kvd, len, hd, scale, sc,
+		size_t head = (size_t)kh * c->p.n_ctx * hd;   /* a kv head's positions are contiguous */
+		c->k->attn_head(q, kc + head, vc + head, hd, len, hd, scale, sc,
 				c->att + (size_t)t * qd + (size_t)h * hd);
 	}
 }
@@ -288,9 +289,12 @@ int inf_forward(struct inf_context *c, const int32_t *ids, uint32_t n, char err[
 		for (uint32_t t = 0; t < n; t++) {
 			rope(c, c->q + (size_t)t * qd, m->n_head, pos0 + t);
 			rope(c, c->kk + (size_t)t * kvd, m->n_head_kv, pos0 + t);
-			size_t at = ((size_t)l * c->p.n_ctx + pos0 + t) * kvd;
-			memcpy(c->k_cache + at, c->kk + (size_t)t * kvd, kvd * sizeof(float));
-			memcpy(c->v_cache + at, c->vv + (size_t)t * kvd, kvd * sizeof(float));
+			uint32_t hd = m->head_dim;
+			for (uint32_t h = 0; h < m->n_head_kv; h++) {
+				size_t at = (((size_t)l * m->n_head_kv + h) * c->p.n_ctx + pos0 + t) * hd;
+				memcpy(c->k_cache + at, c->kk + (size_t)t * kvd + (size_t)h * hd, hd * sizeof(float));
+				memcpy(c->v_cache + at, c->vv + (size_t)t * kvd + (size_t)h * hd, hd * sizeof(float));
+			}
 		}
 		struct att_job aj = { c, l, n, pos0 };
 		inf_pool_run_chunks(c->pool, att_chunk, &aj, n * m->n_head);

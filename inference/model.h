@@ -47,7 +47,7 @@ struct inf_context {
 	const struct inf_kernels *k;
 	struct inf_pool *pool;
 	uint32_t n_past;
-	float *k_cache, *v_cache;              /* (n_layer, n_ctx, n_head_kv*head_dim) */
+	float *k_cache, *v_cache;              /* (n_layer, n_head_kv, n_ctx, head_dim) */
 	/* scratch for a batch of up to INF_MAX_BATCH tokens */
 	float *x, *xb, *q, *kk, *vv, *att, *hb, *hb2;  /* (batch, width) */
 	float *scores;                         /* (n_threads, n_ctx) */
