@@ -174,7 +174,9 @@ static struct llama_result run_llama(const char *exe, const char *model, uint32_
 #define MAX_RUNS 16
 
 struct result {
-	double prompt, gen, bound, ll_prompt, ll_gen;
+	double prompt, gen, gen0, bound, ll_prompt, ll_gen;
+	/* derived per run: percentages of the bound, ratios to llama.cpp */
+	double gen_pct, gen0_pct, ll_gen_pct, prompt_x, gen0_x, gen_x;
 };
 
 static int cmp_double(const void *a, const void *b)
@@ -251,6 +253,8 @@ int main(int argc, char **argv)
 		else
 			printf("%-5s %-5s %9s %12s %11s %10s %9s\n", "model", "type", "weights", "prompt tok/s",
 			       "gen tok/s", "bound", "of bound");
+		printf("      (gen: after the prompt; the line \"@0\": from an empty context, as llama-bench "
+		       "measures it%s)\n", llama ? "; gen x = ours @0 / llama.cpp" : "");
 		for (size_t i = 0; i < N_DEFS; i++) {
 			char path[512], err[INF_ERR_MAX];
 			if (!wanted[i])
@@ -285,7 +289,7 @@ int main(int argc, char **argv)
 			int32_t *ids = malloc(n_prompt * sizeof *ids);
 			for (uint32_t t = 0; t < n_prompt; t++)
 				ids[t] = (int32_t)((t * 7919) % info.n_vocab);
-			double best_prompt = 0, best_gen = 0;
+			double best_prompt = 0, best_gen = 0, best_gen0 = 0;
 			for (int rep = 0; rep < 2; rep++) {
 				inf_truncate(c, 0, err);
 				double t0 = now_s();
@@ -300,8 +304,17 @@ int main(int argc, char **argv)
 					inf_evaluate(c, &id, 1, err);
 				}
 				double tg = n_gen / (now_s() - t0);
+				/* and from position 0, as llama-bench measures it */
+				inf_truncate(c, 0, err);
+				t0 = now_s();
+				for (uint32_t t = 0; t < n_gen; t++) {
+					int32_t id = (int32_t)((t * 31) % info.n_vocab);
+					inf_evaluate(c, &id, 1, err);
+				}
+				double tg0 = n_gen / (now_s() - t0);
 				best_prompt = tp > best_prompt ? tp : best_prompt;
 				best_gen = tg > best_gen ? tg : best_gen;
+				best_gen0 = tg0 > best_gen0 ? tg0 : best_gen0;
 			}
 			free(ids);
 			inf_context_free(c);
@@ -309,16 +322,24 @@ int main(int argc, char **argv)
 			struct result *r = &res[i][run];
 			r->prompt = best_prompt;
 			r->gen = best_gen;
+			r->gen0 = best_gen0;
 			r->bound = bw * 1e9 / per_token;
-			printf("%-5s %-5s %7.0fMB %12.1f %11.1f %10.1f %8.0f%%", defs[i].name, inf_type_name(defs[i].type),
-			       per_token / 1e6, r->prompt, r->gen, r->bound, 100 * r->gen / r->bound);
+			r->gen_pct = 100 * r->gen / r->bound;
+			r->gen0_pct = 100 * r->gen0 / r->bound;
+			printf("%-5s %-5s %7.0fMB %12.1f %11.1f %10.1f %8.0f%%\n", defs[i].name, inf_type_name(defs[i].type),
+			       per_token / 1e6, r->prompt, r->gen, r->bound, r->gen_pct);
+			printf("%-5s %-5s %9s %12s %11.1f %10s %8.0f%%", "", "@0", "", "", r->gen0, "", r->gen0_pct);
 			if (llama) {
 				fflush(stdout);
 				struct llama_result l = run_llama(llama, path, threads, n_prompt, n_gen);
 				r->ll_prompt = l.prompt;
 				r->ll_gen = l.gen;
-				printf(" %10.1f %9.1f %8.0f%% %9.2f %9.2f", l.prompt, l.gen, 100 * l.gen / r->bound,
-				       l.prompt ? r->prompt / l.prompt : 0, l.gen ? r->gen / l.gen : 0);
+				r->ll_gen_pct = 100 * l.gen / r->bound;
+				r->prompt_x = l.prompt ? r->prompt / l.prompt : 0;
+				r->gen0_x = l.gen ? r->gen0 / l.gen : 0;
+				r->gen_x = l.gen ? r->gen / l.gen : 0;
+				printf(" %10.1f %9.1f %8.0f%% %9.2f %9.2f", l.prompt, l.gen, r->ll_gen_pct, r->prompt_x,
+				       r->gen0_x);
 			}
 			printf("\n");
 			fflush(stdout);
@@ -338,26 +359,17 @@ int main(int argc, char **argv)
 		printf("  %-22s " fmt " (" fmt "-" fmt ")\n", label, med, lo, hi)
 		ROW("prompt tok/s", prompt, "%.1f");
 		ROW("gen tok/s", gen, "%.1f");
+		ROW("gen @0 tok/s", gen0, "%.1f");
 		ROW("bound tok/s", bound, "%.1f");
-		struct result fr[MAX_RUNS];
-		for (int k = 0; k < runs; k++) {
-			fr[k] = r[k];
-			fr[k].gen = 100 * r[k].gen / r[k].bound;
-			fr[k].ll_gen = 100 * r[k].ll_gen / r[k].bound;
-			fr[k].prompt = r[k].ll_prompt ? r[k].prompt / r[k].ll_prompt : 0;
-			fr[k].ll_prompt = r[k].ll_gen ? r[k].gen / r[k].ll_gen : 0;
-		}
-		stat_of(fr, runs, offsetof(struct result, gen), &med, &lo, &hi);
-		printf("  %-22s %.0f%% (%.0f-%.0f%%)\n", "gen of bound", med, lo, hi);
+		ROW("gen of bound %", gen_pct, "%.0f");
+		ROW("gen @0 of bound %", gen0_pct, "%.0f");
 		if (llama) {
 			ROW("llama.cpp prompt tok/s", ll_prompt, "%.1f");
 			ROW("llama.cpp gen tok/s", ll_gen, "%.1f");
-			stat_of(fr, runs, offsetof(struct result, ll_gen), &med, &lo, &hi);
-			printf("  %-22s %.0f%% (%.0f-%.0f%%)\n", "llama.cpp gen of bound", med, lo, hi);
-			stat_of(fr, runs, offsetof(struct result, prompt), &med, &lo, &hi);
-			printf("  %-22s %.2f (%.2f-%.2f)\n", "prompt x", med, lo, hi);
-			stat_of(fr, runs, offsetof(struct result, ll_prompt), &med, &lo, &hi);
-			printf("  %-22s %.2f (%.2f-%.2f)\n", "gen x", med, lo, hi);
+			ROW("llama.cpp of bound %", ll_gen_pct, "%.0f");
+			ROW("prompt x", prompt_x, "%.2f");
+			ROW("gen @0 x", gen0_x, "%.2f");
+			ROW("gen (after prompt) x", gen_x, "%.2f");
 		}
 #undef ROW
 	}
