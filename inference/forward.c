@@ -59,6 +59,15 @@ static void mm_rows(const struct mm_job *j, uint32_t m, uint64_t r0, uint64_t r1
 		}
 		r0 = pe;
 	}
+	/* F16 in register tiles of four rows (the rest below) */
+	if (w->type == INF_TYPE_F16 && j->k->mm4_f16 && cols % 16 == 0) {
+		for (; r0 + 4 <= r1; r0 += 4) {
+			j->k->mm4_f16(base + r0 * row_bytes, row_bytes, j->x, j->x_stride, j->n, cols, y + r0, rows);
+			for (uint32_t t = 0; bias && t < j->n; t++)
+				for (int k = 0; k < 4; k++)
+					y[(size_t)t * rows + r0 + k] += bias[r0 + k];
+		}
+	}
 	/* Tiles of MM_TILE_ROWS rows: each four tokens' activations are read
 	 * from L2 once per tile, not once per row, and the tile's rows stay in
 	 * L1 across the batch. */

@@ -114,6 +114,11 @@ struct inf_kernels {
 	 * writes y[t * y_stride + r] for r < 16. NULL where the ISA has none. */
 	void (*mm16_q8)(const uint8_t *w, uint32_t wtype, const uint8_t *x, size_t x_stride, uint32_t n_tok,
 			uint32_t cols, float *y, size_t y_stride);
+	/* Four F16 rows (w_stride bytes apart; cols a multiple of 16) against
+	 * n_tok float activation rows: y[t * y_stride + r] for r < 4. NULL:
+	 * none. */
+	void (*mm4_f16)(const uint8_t *w, size_t w_stride, const uint8_t *x, size_t x_stride, uint32_t n_tok,
+			uint32_t cols, float *y, size_t y_stride);
 	/* One attention head: out = softmax(scale * q.k[p], p < len) v[p];
 	 * k[p] = k + p * stride floats, likewise v; sc: len floats of scratch. */
 	void (*attn_head)(const float *q, const float *k, const float *v, size_t stride, uint32_t len,

@@ -308,6 +308,41 @@ static void dot4_equals_four_dots(void)
 		printf("     (no ISA with a four-token kernel on this CPU: skipped)\n");
 }
 
+/* The F16 four-row tile kernel gives the plain dots for every tile width
+ * (6, 2 and 1 tokens). */
+static void f16_tile_kernel_equals_plain_dots(void)
+{
+	enum { ROWS = 8, N = 320, T = 13 };
+	static uint16_t w[ROWS * N];
+	static float x[T][N], y[T * ROWS];
+	const struct inf_kernels *plain = inf_kernels_get(INF_ISA_PORTABLE);
+	const struct inf_kernels *k = inf_kernels_get(INF_ISA_AVX512);
+	if (!k || !k->mm4_f16) {
+		printf("     (no F16 tile kernel on this CPU: skipped)\n");
+		return;
+	}
+	for (uint32_t i = 0; i < ROWS * N; i++)
+		w[i] = inf_fp32_to_fp16(frand() * (1 + (float)(i % 5)));
+	for (int t = 0; t < T; t++)
+		for (uint32_t i = 0; i < N; i++)
+			x[t][i] = frand() * (t + 1);
+	for (uint32_t n_tok = 1; n_tok <= T; n_tok++) {
+		memset(y, 0, sizeof y);
+		for (int g = 0; g < ROWS / 4; g++)
+			k->mm4_f16((const uint8_t *)(w + 4 * g * N), N * 2, (const uint8_t *)x, sizeof x[0], n_tok, N, y + 4 * g,
+				   ROWS);
+		for (uint32_t t = 0; t < n_tok; t++)
+			for (int r = 0; r < ROWS; r++) {
+				float one = plain->dot_f16(w + r * N, x[t], N);
+				if (!(fabsf(y[t * ROWS + r] - one) <= 1e-5f * (fabsf(one) + 1) * 10)) {
+					fprintf(stderr, "F16 tile row %d token %u/%u: %.9g vs %.9g\n", r, t, n_tok,
+						y[t * ROWS + r], one);
+					CHECK(0);
+				}
+			}
+	}
+}
+
 /* Every ISA's activation quantizer gives the portable one's bytes. */
 static void quantize_q8_is_the_same_on_every_isa(void)
 {
@@ -412,6 +447,7 @@ int main(void)
 	RUN(dot_kernels_match_double_reference_on_every_isa);
 	RUN(dot4_equals_four_dots);
 	RUN(quantize_q8_is_the_same_on_every_isa);
+	RUN(f16_tile_kernel_equals_plain_dots);
 	RUN(packed16_kernel_equals_plain_dots);
 	RUN(unknown_and_uncomputable_types_are_named);
 	return check_summary();
