@@ -114,6 +114,9 @@ struct inf_kernels {
 	 * writes y[t * y_stride + r] for r < 16. NULL where the ISA has none. */
 	void (*mm16_q8)(const uint8_t *w, uint32_t wtype, const uint8_t *x, size_t x_stride, uint32_t n_tok,
 			uint32_t cols, float *y, size_t y_stride);
+	/* The same for packed Q4_K against Q8_K activation rows. */
+	void (*mm16_q4k)(const uint8_t *w, const uint8_t *x, size_t x_stride, uint32_t n_tok, uint32_t cols,
+			 float *y, size_t y_stride);
 	/* Four F16 rows (w_stride bytes apart; cols a multiple of 16) against
 	 * n_tok float activation rows: y[t * y_stride + r] for r < 4. NULL:
 	 * none. */
@@ -143,7 +146,16 @@ float inf_dot(const struct inf_kernels *k, uint32_t type, const void *w, const v
  * 0x80 (q + 128, unsigned; 8 vectors, 544 bytes). Either way a group takes
  * exactly the bytes of its 16 rows in the file, at the same offset.
  */
+/*
+ * Q4_K packs the same way per 256-column super-block (2368 bytes for 16
+ * rows, 64 more than the file's 2304): 32 bytes of the rows' fp16 d, 32 of
+ * dmin, the eight 6-bit sub-block scales as bytes [j][row] (128), the
+ * eight mins as bytes [j/2][row][j%2] (128), then the nibble bytes as
+ * 32 vectors: vector 8i+p holds bytes 32i+4p..32i+4p+3 of each row's qs.
+ */
 bool inf_packable(uint32_t type);
+/* Bytes of a packed group of 16 rows of cols columns. */
+size_t inf_packed_group_bytes(uint32_t type, uint32_t cols);
 /* Packs rows [0, rows) (a multiple of 16) of a matrix with cols columns. */
 void inf_pack16(uint32_t type, const void *src, uint64_t rows, uint32_t cols, void *dst);
 

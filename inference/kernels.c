@@ -231,11 +231,47 @@ static const struct inf_kernels portable = {
 
 bool inf_packable(uint32_t type)
 {
-	return type == INF_TYPE_Q8_0 || type == INF_TYPE_Q4_0;
+	return type == INF_TYPE_Q8_0 || type == INF_TYPE_Q4_0 || type == INF_TYPE_Q4_K;
+}
+
+#define Q4K_PACKED 2368
+
+size_t inf_packed_group_bytes(uint32_t type, uint32_t cols)
+{
+	if (type == INF_TYPE_Q4_K)
+		return (size_t)cols / 256 * Q4K_PACKED;
+	return 16 * (size_t)inf_row_bytes(type, cols);
+}
+
+static void pack16_q4_k(const void *src, uint64_t rows, uint32_t cols, uint8_t *out)
+{
+	size_t row_bytes = (size_t)cols / 256 * sizeof(struct inf_block_q4_k);
+	for (uint64_t g = 0; g < rows / 16; g++)
+		for (uint32_t b = 0; b < cols / 256; b++) {
+			for (int r = 0; r < 16; r++) {
+				const struct inf_block_q4_k *w =
+					(const struct inf_block_q4_k *)((const uint8_t *)src + (g * 16 + r) * row_bytes) + b;
+				memcpy(out + 2 * r, &w->d, 2);
+				memcpy(out + 32 + 2 * r, &w->dmin, 2);
+				for (int j = 0; j < 8; j++) {
+					int sc, m;
+					inf_q4k_scale_min(w->scales, j, &sc, &m);
+					out[64 + 16 * j + r] = (uint8_t)sc;
+					out[192 + 32 * (j / 2) + 2 * r + j % 2] = (uint8_t)m;
+				}
+				for (int v = 0; v < 32; v++)
+					memcpy(out + 320 + 64 * v + 4 * r, w->qs + 4 * v, 4);
+			}
+			out += Q4K_PACKED;
+		}
 }
 
 void inf_pack16(uint32_t type, const void *src, uint64_t rows, uint32_t cols, void *dst)
 {
+	if (type == INF_TYPE_Q4_K) {
+		pack16_q4_k(src, rows, cols, dst);
+		return;
+	}
 	bool q8 = type == INF_TYPE_Q8_0;
 	size_t blk = q8 ? sizeof(struct inf_block_q8_0) : sizeof(struct inf_block_q4_0);
 	size_t qbytes = q8 ? 32 : 16, row_bytes = (size_t)cols / 32 * blk;

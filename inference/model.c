@@ -472,8 +472,11 @@ static int pack_matrix(struct inf_model *m, const struct inf_gguf_tensor *ct, ch
 	struct inf_gguf_tensor *t = (struct inf_gguf_tensor *)ct;   /* the model owns g */
 	if (t->packed || !inf_packable(t->type) || t->n_dims != 2 || t->ne[0] % 32)
 		return 0;
+	if (t->type == INF_TYPE_Q4_K && t->ne[0] % 256)
+		return 0;
 	uint64_t rows = t->ne[1] / 16 * 16;
-	size_t row_bytes = (size_t)inf_row_bytes(t->type, t->ne[0]), len = rows * row_bytes;
+	size_t row_bytes = (size_t)inf_row_bytes(t->type, t->ne[0]);
+	size_t len = rows / 16 * inf_packed_group_bytes(t->type, (uint32_t)t->ne[0]);
 	if (!rows)
 		return 0;
 	void *p = aligned_alloc(64, (len + 63) / 64 * 64);
@@ -485,7 +488,7 @@ static int pack_matrix(struct inf_model *m, const struct inf_gguf_tensor *ct, ch
 	m->info.packed_bytes += len;
 	if (m->g->mapped) {
 		uintptr_t a = ((uintptr_t)t->data + 4095) & ~(uintptr_t)4095;
-		uintptr_t e = ((uintptr_t)t->data + len) & ~(uintptr_t)4095;
+		uintptr_t e = ((uintptr_t)t->data + rows * row_bytes) & ~(uintptr_t)4095;
 		if (e > a)
 			madvise((void *)a, e - a, MADV_DONTNEED);
 	}
@@ -495,7 +498,7 @@ static int pack_matrix(struct inf_model *m, const struct inf_gguf_tensor *ct, ch
 static int pack_weights(struct inf_model *m, const struct inf_model_options *opt, char *err)
 {
 	const struct inf_kernels *k = inf_kernels_get(INF_ISA_AUTO);
-	if ((opt && opt->no_pack) || !k->mm16_q8)
+	if ((opt && opt->no_pack) || !k->mm16_q8 || !k->mm16_q4k)
 		return 0;
 	int rc = 0;
 	for (uint32_t l = 0; !rc && l < m->n_layer; l++) {

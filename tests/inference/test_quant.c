@@ -308,6 +308,56 @@ static void dot4_equals_four_dots(void)
 		printf("     (no ISA with a four-token kernel on this CPU: skipped)\n");
 }
 
+/* Packed Q4_K and its 16-row kernel give the plain dots (token tiles of 4
+ * and 1), and the layout holds the scales and mins decoded. */
+static void packed16_q4_k_equals_plain_dots(void)
+{
+	enum { ROWS = 32, N = 512, T = 7 };
+	static float w[ROWS * N], x[T][N], y[T * ROWS];
+	static uint8_t wq[ROWS * N], packed[ROWS * N];
+	static struct inf_act_q8k xq[T][N / 256];
+	const struct inf_kernels *plain = inf_kernels_get(INF_ISA_PORTABLE);
+	const struct inf_kernels *k = inf_kernels_get(INF_ISA_AVX512);
+	for (uint32_t i = 0; i < ROWS * N; i++)
+		w[i] = frand() * (1 + (float)(i % 11)) + (i % 3 ? 0.5f : -0.25f);
+	CHECK(inf_quantize(INF_TYPE_Q4_K, w, wq, (uint64_t)ROWS * N) == 0);
+	size_t row_bytes = (size_t)inf_row_bytes(INF_TYPE_Q4_K, N), group = inf_packed_group_bytes(INF_TYPE_Q4_K, N);
+	CHECK_EQ(group, 2u * 2368);
+	inf_pack16(INF_TYPE_Q4_K, wq, ROWS, N, packed);
+	/* row 19 (group 1, lane 3), super-block 1: d, sub-block 6's scale and min, qs byte 77 */
+	const struct inf_block_q4_k *src = (const struct inf_block_q4_k *)(wq + 19 * row_bytes) + 1;
+	const uint8_t *pb = packed + group + 2368;
+	int sc, m;
+	inf_q4k_scale_min(src->scales, 6, &sc, &m);
+	CHECK(memcmp(pb + 2 * 3, &src->d, 2) == 0);
+	CHECK(memcmp(pb + 32 + 2 * 3, &src->dmin, 2) == 0);
+	CHECK_EQ(pb[64 + 16 * 6 + 3], sc);
+	CHECK_EQ(pb[192 + 32 * 3 + 2 * 3 + 0], m);
+	CHECK_EQ(pb[320 + 64 * (77 / 4) + 4 * 3 + 77 % 4], src->qs[77]);
+	if (!k || !k->mm16_q4k) {
+		printf("     (no packed Q4_K kernel on this CPU: layout checked only)\n");
+		return;
+	}
+	for (int t = 0; t < T; t++) {
+		for (uint32_t i = 0; i < N; i++)
+			x[t][i] = frand() * (t + 1);
+		plain->quantize_q8k(x[t], xq[t], N);
+	}
+	for (uint32_t n_tok = 1; n_tok <= T; n_tok += 3) {
+		for (int g = 0; g < ROWS / 16; g++)
+			k->mm16_q4k(packed + g * group, (const uint8_t *)xq[0], sizeof xq[0], n_tok, N, y + 16 * g, ROWS);
+		for (uint32_t t = 0; t < n_tok; t++)
+			for (int r = 0; r < ROWS; r++) {
+				float one = inf_dot(plain, INF_TYPE_Q4_K, wq + r * row_bytes, xq[t], N);
+				if (!(fabsf(y[t * ROWS + r] - one) <= 1e-5f * (fabsf(one) + 1) * N / 32)) {
+					fprintf(stderr, "Q4_K packed row %d token %u/%u: %.9g vs %.9g\n", r, t, n_tok,
+						y[t * ROWS + r], one);
+					CHECK(0);
+				}
+			}
+	}
+}
+
 /* The F16 four-row tile kernel gives the plain dots for every tile width
  * (6, 2 and 1 tokens). */
 static void f16_tile_kernel_equals_plain_dots(void)
@@ -448,6 +498,7 @@ int main(void)
 	RUN(dot4_equals_four_dots);
 	RUN(quantize_q8_is_the_same_on_every_isa);
 	RUN(f16_tile_kernel_equals_plain_dots);
+	RUN(packed16_q4_k_equals_plain_dots);
 	RUN(packed16_kernel_equals_plain_dots);
 	RUN(unknown_and_uncomputable_types_are_named);
 	return check_summary();
