@@ -411,6 +411,17 @@ static void quantize_q8_is_the_same_on_every_isa(void)
 		k->quantize_q8(x, got, N);
 		CHECK(memcmp(got, want, sizeof got) == 0);
 	}
+	/* and the Q8_K one (K weights), sums per 16 included */
+	static struct inf_act_q8k wantk[N / 256], gotk[N / 256];
+	inf_kernels_get(INF_ISA_PORTABLE)->quantize_q8k(x, wantk, N);
+	for (int isa = INF_ISA_AVX2; isa <= INF_ISA_AVX512; isa++) {
+		const struct inf_kernels *k = inf_kernels_get((enum inf_isa)isa);
+		if (!k)
+			continue;
+		memset(gotk, 0x55, sizeof gotk);
+		k->quantize_q8k(x, gotk, N);
+		CHECK(memcmp(gotk, wantk, sizeof gotk) == 0);
+	}
 }
 
 /* The packed layout and its 16-row kernel (AVX-512) give, for every row
