@@ -283,12 +283,13 @@ void inf_pack16(uint32_t type, const void *src, uint64_t rows, uint32_t cols, vo
 			for (int r = 0; r < 16; r++)
 				memcpy(out + 2 * r, grp + r * row_bytes + b * blk, 2);
 			out += 32;
-			for (size_t p = 0; p < qbytes / 4; p++)
-				for (int r = 0; r < 16; r++)
-					for (int k = 0; k < 4; k++) {
-						uint8_t q = grp[r * row_bytes + b * blk + 2 + 4 * p + k];
-						out[64 * p + 4 * r + k] = q8 ? q ^ 0x80 : q;
-					}
+			for (int r = 0; r < 16; r++)
+				for (size_t p = 0; p < qbytes / 4; p++) {
+					uint32_t q;
+					memcpy(&q, grp + r * row_bytes + b * blk + 2 + 4 * p, 4);
+					q ^= q8 ? 0x80808080u : 0;
+					memcpy(out + 64 * p + 4 * r, &q, 4);
+				}
 			out += 16 * qbytes;
 		}
 	}
