@@ -486,9 +486,12 @@ static int pack_matrix(struct inf_model *m, const struct inf_gguf_tensor *ct, ch
 	t->packed = p;
 	t->packed_rows = rows;
 	m->info.packed_bytes += len;
-	if (m->g->mapped) {
-		uintptr_t a = ((uintptr_t)t->data + 4095) & ~(uintptr_t)4095;
-		uintptr_t e = ((uintptr_t)t->data + rows * row_bytes) & ~(uintptr_t)4095;
+	long pg = sysconf(_SC_PAGESIZE);
+	if (m->g->mapped && pg > 0) {
+		/* whole pages inside the packed rows only: the rest stays mapped */
+		uintptr_t mask = (uintptr_t)pg - 1;
+		uintptr_t a = ((uintptr_t)t->data + mask) & ~mask;
+		uintptr_t e = ((uintptr_t)t->data + rows * row_bytes) & ~mask;
 		if (e > a)
 			madvise((void *)a, e - a, MADV_DONTNEED);
 	}
