@@ -53,9 +53,9 @@ struct inf_model_options {
 	/* Touch every weight page while loading (so the first token does not
 	 * pay for page faults); progress is reported only when true. */
 	bool prefault;
-	/* Keep Q8_0 and Q4_0 matrices as the file has them even where the
-	 * CPU has packed kernels (AVX-512 VNNI), which otherwise get a copy
-	 * in the packed layout at load (see docs/inference.md). */
+	/* Keep Q8_0, Q4_0 and Q4_K matrices as the file has them even where
+	 * the CPU has packed kernels (AVX-512 VNNI), which otherwise get a
+	 * copy in the packed layout at load (see docs/inference.md). */
 	bool no_pack;
 };
 

@@ -145,8 +145,7 @@ float inf_dot(const struct inf_kernels *k, uint32_t type, const void *w, const v
  * nibble bytes (4 vectors, 288 bytes a block); Q8_0 quants are XORed with
  * 0x80 (q + 128, unsigned; 8 vectors, 544 bytes). Either way a group takes
  * exactly the bytes of its 16 rows in the file, at the same offset.
- */
-/*
+ *
  * Q4_K packs the same way per 256-column super-block (2368 bytes for 16
  * rows, 64 more than the file's 2304): 32 bytes of the rows' fp16 d, 32 of
  * dmin, the eight 6-bit sub-block scales as bytes [j][row] (128), the
