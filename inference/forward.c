@@ -48,7 +48,9 @@ static void mm_rows(const struct mm_job *j, uint32_t m, uint64_t r0, uint64_t r1
 	bool four = (q8 && j->k->dot4_q8) || dot4k || f16;
 	/* Packed rows (a chunk starts at a multiple of 16 there): sixteen rows
 	 * and every token per call. */
-	bool pk = w->type == INF_TYPE_Q4_K ? j->k->mm16_q4k != NULL : j->k->mm16_q8 != NULL;
+	bool pk = w->type == INF_TYPE_Q4_K   ? j->k->mm16_q4k != NULL
+		  : w->type == INF_TYPE_Q6_K ? j->k->mm16_q6k != NULL
+					     : j->k->mm16_q8 != NULL;
 	if (w->packed && pk && r0 < w->packed_rows) {
 		uint64_t pe = r1 < w->packed_rows ? r1 : w->packed_rows;
 		size_t group = inf_packed_group_bytes(w->type, cols);
@@ -56,6 +58,8 @@ static void mm_rows(const struct mm_job *j, uint32_t m, uint64_t r0, uint64_t r1
 			const uint8_t *g = (const uint8_t *)w->packed + r / 16 * group;
 			if (w->type == INF_TYPE_Q4_K)
 				j->k->mm16_q4k(g, j->x, j->x_stride, j->n, cols, y + r, rows);
+			else if (w->type == INF_TYPE_Q6_K)
+				j->k->mm16_q6k(g, j->x, j->x_stride, j->n, cols, y + r, rows);
 			else
 				j->k->mm16_q8(g, w->type, j->x, j->x_stride, j->n, cols, y + r, rows);
 			for (uint32_t t = 0; bias && t < j->n; t++)

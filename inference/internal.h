@@ -114,8 +114,10 @@ struct inf_kernels {
 	 * writes y[t * y_stride + r] for r < 16. NULL where the ISA has none. */
 	void (*mm16_q8)(const uint8_t *w, uint32_t wtype, const uint8_t *x, size_t x_stride, uint32_t n_tok,
 			uint32_t cols, float *y, size_t y_stride);
-	/* The same for packed Q4_K against Q8_K activation rows. */
+	/* The same for packed Q4_K and Q6_K against Q8_K activation rows. */
 	void (*mm16_q4k)(const uint8_t *w, const uint8_t *x, size_t x_stride, uint32_t n_tok, uint32_t cols,
+			 float *y, size_t y_stride);
+	void (*mm16_q6k)(const uint8_t *w, const uint8_t *x, size_t x_stride, uint32_t n_tok, uint32_t cols,
 			 float *y, size_t y_stride);
 	/* Four F16 rows (w_stride bytes apart; cols a multiple of 16) against
 	 * n_tok float activation rows: y[t * y_stride + r] for r < 4. NULL:
@@ -151,6 +153,13 @@ float inf_dot(const struct inf_kernels *k, uint32_t type, const void *w, const v
  * dmin, the eight 6-bit sub-block scales as bytes [j][row] (128), the
  * eight mins as bytes [j/2][row][j%2] (128), then the nibble bytes as
  * 32 vectors: vector 8i+p holds bytes 32i+4p..32i+4p+3 of each row's qs.
+ *
+ * Q6_K, per super-block (3360 bytes for 16 rows, as in the file): the rows'
+ * fp16 d (32 bytes), the 16 int8 scales as bytes [g/2][row][g%2] (256),
+ * then with q[e] the 6-bit value (0..63) of element e: 32 vectors of low
+ * nibbles, vector v byte k of row r = q[4v+k] & 15 | (q[4v+128+k] & 15) << 4
+ * (2048), and 16 vectors of high bits, vector u byte k of row r = the sum
+ * over j < 4 of (q[4u+64j+k] >> 4) << 2j (1024).
  */
 bool inf_packable(uint32_t type);
 /* Bytes of a packed group of 16 rows of cols columns. */

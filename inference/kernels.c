@@ -231,15 +231,18 @@ static const struct inf_kernels portable = {
 
 bool inf_packable(uint32_t type)
 {
-	return type == INF_TYPE_Q8_0 || type == INF_TYPE_Q4_0 || type == INF_TYPE_Q4_K;
+	return type == INF_TYPE_Q8_0 || type == INF_TYPE_Q4_0 || type == INF_TYPE_Q4_K || type == INF_TYPE_Q6_K;
 }
 
 #define Q4K_PACKED 2368
+#define Q6K_PACKED 3360
 
 size_t inf_packed_group_bytes(uint32_t type, uint32_t cols)
 {
 	if (type == INF_TYPE_Q4_K)
 		return (size_t)cols / 256 * Q4K_PACKED;
+	if (type == INF_TYPE_Q6_K)
+		return (size_t)cols / 256 * Q6K_PACKED;
 	return 16 * (size_t)inf_row_bytes(type, cols);
 }
 
@@ -266,10 +269,48 @@ static void pack16_q4_k(const void *src, uint64_t rows, uint32_t cols, uint8_t *
 		}
 }
 
+static void pack16_q6_k(const void *src, uint64_t rows, uint32_t cols, uint8_t *out)
+{
+	size_t row_bytes = (size_t)cols / 256 * sizeof(struct inf_block_q6_k);
+	for (uint64_t g = 0; g < rows / 16; g++)
+		for (uint32_t b = 0; b < cols / 256; b++) {
+			memset(out + 288, 0, Q6K_PACKED - 288);
+			for (int r = 0; r < 16; r++) {
+				const struct inf_block_q6_k *w =
+					(const struct inf_block_q6_k *)((const uint8_t *)src + (g * 16 + r) * row_bytes) + b;
+				uint8_t q[256];
+				for (int h = 0; h < 2; h++)
+					for (int l = 0; l < 32; l++) {
+						uint8_t lo0 = w->ql[64 * h + l], lo1 = w->ql[64 * h + l + 32], hi = w->qh[32 * h + l];
+						q[128 * h + l] = (uint8_t)((lo0 & 0xf) | (hi & 3) << 4);
+						q[128 * h + l + 32] = (uint8_t)((lo1 & 0xf) | ((hi >> 2) & 3) << 4);
+						q[128 * h + l + 64] = (uint8_t)((lo0 >> 4) | ((hi >> 4) & 3) << 4);
+						q[128 * h + l + 96] = (uint8_t)((lo1 >> 4) | ((hi >> 6) & 3) << 4);
+					}
+				memcpy(out + 2 * r, &w->d, 2);
+				for (int s = 0; s < 16; s++)
+					out[32 + 32 * (s / 2) + 2 * r + s % 2] = (uint8_t)w->scales[s];
+				for (int v = 0; v < 32; v++)
+					for (int k = 0; k < 4; k++)
+						out[288 + 64 * v + 4 * r + k] =
+							(uint8_t)((q[4 * v + k] & 15) | (q[4 * v + 128 + k] & 15) << 4);
+				for (int u = 0; u < 16; u++)
+					for (int k = 0; k < 4; k++)
+						for (int j = 0; j < 4; j++)
+							out[2336 + 64 * u + 4 * r + k] |= (uint8_t)((q[4 * u + 64 * j + k] >> 4) << (2 * j));
+			}
+			out += Q6K_PACKED;
+		}
+}
+
 void inf_pack16(uint32_t type, const void *src, uint64_t rows, uint32_t cols, void *dst)
 {
 	if (type == INF_TYPE_Q4_K) {
 		pack16_q4_k(src, rows, cols, dst);
+		return;
+	}
+	if (type == INF_TYPE_Q6_K) {
+		pack16_q6_k(src, rows, cols, dst);
 		return;
 	}
 	bool q8 = type == INF_TYPE_Q8_0;

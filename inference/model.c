@@ -472,7 +472,7 @@ static int pack_matrix(struct inf_model *m, const struct inf_gguf_tensor *ct, ch
 	struct inf_gguf_tensor *t = (struct inf_gguf_tensor *)ct;   /* the model owns g */
 	if (t->packed || !inf_packable(t->type) || t->n_dims != 2 || t->ne[0] % 32)
 		return 0;
-	if (t->type == INF_TYPE_Q4_K && t->ne[0] % 256)
+	if ((t->type == INF_TYPE_Q4_K || t->type == INF_TYPE_Q6_K) && t->ne[0] % 256)
 		return 0;
 	uint64_t rows = t->ne[1] / 16 * 16;
 	size_t row_bytes = (size_t)inf_row_bytes(t->type, t->ne[0]);
@@ -501,7 +501,7 @@ static int pack_matrix(struct inf_model *m, const struct inf_gguf_tensor *ct, ch
 static int pack_weights(struct inf_model *m, const struct inf_model_options *opt, char *err)
 {
 	const struct inf_kernels *k = inf_kernels_get(INF_ISA_AUTO);
-	if ((opt && opt->no_pack) || !k->mm16_q8 || !k->mm16_q4k)
+	if ((opt && opt->no_pack) || !k->mm16_q8 || !k->mm16_q4k || !k->mm16_q6k)
 		return 0;
 	int rc = 0;
 	for (uint32_t l = 0; !rc && l < m->n_layer; l++) {

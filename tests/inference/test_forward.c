@@ -586,8 +586,8 @@ static void generate_streams_is_repeatable_and_cancels(void)
  * model unpacked gives; the packed kernels agree within the tolerance. */
 static void packed_file_model_matches_unpacked_on_every_isa(void)
 {
-	for (int ty = 0; ty < 3; ty++) {
-		static const uint32_t packable[] = { INF_TYPE_Q4_0, INF_TYPE_Q8_0, INF_TYPE_Q4_K };
+	for (int ty = 0; ty < 4; ty++) {
+		static const uint32_t packable[] = { INF_TYPE_Q4_0, INF_TYPE_Q8_0, INF_TYPE_Q4_K, INF_TYPE_Q6_K };
 		struct inf_test_model_spec s;
 		spec_for(&s, "llama", packable[ty]);
 		s.dim = 256;           /* matrices of several pages, so pages are released */

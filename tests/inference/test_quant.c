@@ -358,6 +358,61 @@ static void packed16_q4_k_equals_plain_dots(void)
 	}
 }
 
+/* Packed Q6_K and its 16-row kernel give the plain dots, and the layout
+ * holds the scales and the 6-bit values where docs/inference.md says. */
+static void packed16_q6_k_equals_plain_dots(void)
+{
+	enum { ROWS = 32, N = 512, T = 7 };
+	static float w[ROWS * N], x[T][N], y[T * ROWS];
+	static uint8_t wq[ROWS * N], packed[ROWS * N];
+	static struct inf_act_q8k xq[T][N / 256];
+	const struct inf_kernels *plain = inf_kernels_get(INF_ISA_PORTABLE);
+	const struct inf_kernels *k = inf_kernels_get(INF_ISA_AVX512);
+	for (uint32_t i = 0; i < ROWS * N; i++)
+		w[i] = frand() * (1 + (float)(i % 13));
+	CHECK(inf_quantize(INF_TYPE_Q6_K, w, wq, (uint64_t)ROWS * N) == 0);
+	size_t row_bytes = (size_t)inf_row_bytes(INF_TYPE_Q6_K, N), group = inf_packed_group_bytes(INF_TYPE_Q6_K, N);
+	CHECK_EQ(group, 16 * row_bytes);
+	inf_pack16(INF_TYPE_Q6_K, wq, ROWS, N, packed);
+	/* row 21 (group 1, lane 5), super-block 1: d, scale 11, and elements
+	 * 37 and 200 (whose values are in the dequantized row) */
+	const struct inf_block_q6_k *src = (const struct inf_block_q6_k *)(wq + 21 * row_bytes) + 1;
+	const uint8_t *pb = packed + group + 3360;
+	CHECK(memcmp(pb + 2 * 5, &src->d, 2) == 0);
+	CHECK_EQ((int8_t)pb[32 + 32 * 5 + 2 * 5 + 1], src->scales[11]);
+	static float deq[N];
+	inf_dequantize(INF_TYPE_Q6_K, wq + 21 * row_bytes, deq, N);
+	float d = inf_fp16_to_fp32(src->d);
+	for (int e = 37; e <= 200; e += 163) {
+		int v = e / 4, kb = e % 4;
+		int lo = v < 32 ? pb[288 + 64 * v + 4 * 5 + kb] & 15 : pb[288 + 64 * (v - 32) + 4 * 5 + kb] >> 4;
+		int hi = (pb[2336 + 64 * (v % 16) + 4 * 5 + kb] >> (2 * (v / 16))) & 3;
+		CHECK(deq[256 + e] == d * src->scales[e / 16] * (float)((lo | hi << 4) - 32));
+	}
+	if (!k || !k->mm16_q6k) {
+		printf("     (no packed Q6_K kernel on this CPU: layout checked only)\n");
+		return;
+	}
+	for (int t = 0; t < T; t++) {
+		for (uint32_t i = 0; i < N; i++)
+			x[t][i] = frand() * (t + 1);
+		plain->quantize_q8k(x[t], xq[t], N);
+	}
+	for (uint32_t n_tok = 1; n_tok <= T; n_tok += 3) {
+		for (int g = 0; g < ROWS / 16; g++)
+			k->mm16_q6k(packed + g * group, (const uint8_t *)xq[0], sizeof xq[0], n_tok, N, y + 16 * g, ROWS);
+		for (uint32_t t = 0; t < n_tok; t++)
+			for (int r = 0; r < ROWS; r++) {
+				float one = inf_dot(plain, INF_TYPE_Q6_K, wq + r * row_bytes, xq[t], N);
+				if (!(fabsf(y[t * ROWS + r] - one) <= 1e-5f * (fabsf(one) + 1) * N / 32)) {
+					fprintf(stderr, "Q6_K packed row %d token %u/%u: %.9g vs %.9g\n", r, t, n_tok,
+						y[t * ROWS + r], one);
+					CHECK(0);
+				}
+			}
+	}
+}
+
 /* The F16 four-row tile kernel gives the plain dots for every tile width
  * (6, 2 and 1 tokens). */
 static void f16_tile_kernel_equals_plain_dots(void)
@@ -510,6 +565,7 @@ int main(void)
 	RUN(quantize_q8_is_the_same_on_every_isa);
 	RUN(f16_tile_kernel_equals_plain_dots);
 	RUN(packed16_q4_k_equals_plain_dots);
+	RUN(packed16_q6_k_equals_plain_dots);
 	RUN(packed16_kernel_equals_plain_dots);
 	RUN(unknown_and_uncomputable_types_are_named);
 	return check_summary();
