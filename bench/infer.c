@@ -4,7 +4,7 @@
  * Builds (once, into the cache dir) random-weight llama models with the
  * project's GGUF writer: 271M (dim 1024, 16 layers, 16 heads, ffn 2816,
  * vocab 32000) and 15M (dim 288, 6 layers, 6 heads, ffn 768, vocab 32000),
- * each in F16, Q8_0 and Q4_0. Measures this machine's read bandwidth with
+ * each in F16, Q8_0 and Q4_0 (and 271M in Q4_K and Q6_K). Measures this machine's read bandwidth with
  * the same number of threads in the same run, then for each model: prompt
  * tokens/s (one batch) and generation tokens/s (one token at a time), and
  * generation as a fraction of the bound = bandwidth / bytes of weights read
@@ -223,6 +223,7 @@ int main(int argc, char **argv)
 		{ "271M", 1024, 16, 16, 2816, INF_TYPE_Q8_0 },
 		{ "271M", 1024, 16, 16, 2816, INF_TYPE_Q4_0 },
 		{ "271M", 1024, 16, 16, 2816, INF_TYPE_Q4_K },   /* beyond the list: Q4_K_M's main type */
+		{ "271M", 1024, 16, 16, 2816, INF_TYPE_Q6_K },   /* and its other type (output, some v/down) */
 	};
 	enum { N_DEFS = sizeof defs / sizeof defs[0] };
 	static struct result res[N_DEFS][MAX_RUNS];
