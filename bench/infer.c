@@ -4,7 +4,7 @@
  * Builds (once, into the cache dir) random-weight llama models with the
  * project's GGUF writer: 271M (dim 1024, 16 layers, 16 heads, ffn 2816,
  * vocab 32000) and 15M (dim 288, 6 layers, 6 heads, ffn 768, vocab 32000),
- * each in F16, Q8_0 and Q4_0. Measures this machine's read bandwidth with
+ * each in F16, Q8_0 and Q4_0 (and 271M in Q4_K and Q6_K). Measures this machine's read bandwidth with
  * the same number of threads in the same run, then for each model: prompt
  * tokens/s (one batch) and generation tokens/s (one token at a time), and
  * generation as a fraction of the bound = bandwidth / bytes of weights read
@@ -13,6 +13,7 @@
  * MODEL (e.g. 271M-Q8_0) runs only the models named.
  */
 #include <immintrin.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,7 +83,9 @@ struct model_def {
 
 static int ensure(const char *dir, const struct model_def *d, char *path, size_t cap)
 {
-	snprintf(path, cap, "%s/%s-%s.gguf", dir, d->name, inf_type_name(d->type));
+	/* "-v2": with a tokenizer section, which llama.cpp requires to load a
+	 * model (the files of the first version had none) */
+	snprintf(path, cap, "%s/%s-%s-v2.gguf", dir, d->name, inf_type_name(d->type));
 	struct stat st;
 	if (!stat(path, &st))
 		return 0;
@@ -96,7 +99,7 @@ static int ensure(const char *dir, const struct model_def *d, char *path, size_t
 	s.n_vocab = 32000;
 	s.n_ctx_train = 2048;
 	s.wtype = s.embd_type = d->type;
-	s.with_vocab = false;
+	s.with_vocab = true;   /* byte-level BPE, 32000 tokens: what llama.cpp needs to load it */
 	struct inf_gguf_writer *w = inf_test_model_build(&s);
 	char tmp[600];
 	snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -109,6 +112,91 @@ static int ensure(const char *dir, const struct model_def *d, char *path, size_t
 	return 0;
 }
 
+/* llama.cpp's llama-bench on the same file: the best of its two samples
+ * for the prompt test and for the generation test (as ours is the best of
+ * two). 0 where it failed; its output goes to stderr only on failure. */
+struct llama_result {
+	double prompt, gen;
+};
+
+static double max_sample(const char *line)
+{
+	const char *p = strstr(line, "\"samples_ts\"");
+	double best = 0;
+	if (!p || !(p = strchr(p, '[')))
+		return 0;
+	for (p++; *p && *p != ']';) {
+		char *end;
+		double v = strtod(p, &end);
+		if (end == p) {
+			p++;
+			continue;
+		}
+		best = v > best ? v : best;
+		p = end;
+	}
+	return best;
+}
+
+static struct llama_result run_llama(const char *exe, const char *model, uint32_t threads, uint32_t n_prompt,
+				     uint32_t n_gen)
+{
+	struct llama_result r = { 0, 0 };
+	if (strchr(exe, '\'') || strchr(model, '\'')) {
+		fprintf(stderr, "bench_infer: LLAMA_BENCH or the model path holds a quote: not run\n");
+		return r;
+	}
+	char cmd[2048], line[8192];
+	snprintf(cmd, sizeof cmd, "'%s' -m '%s' -t %u -p %u -n %u -r 2 -o jsonl 2>&1", exe, model, threads, n_prompt,
+		 n_gen);
+	FILE *f = popen(cmd, "r");
+	if (!f) {
+		fprintf(stderr, "bench_infer: cannot run %s\n", exe);
+		return r;
+	}
+	while (fgets(line, sizeof line, f)) {
+		const char *np = strstr(line, "\"n_prompt\": "), *ng = strstr(line, "\"n_gen\": ");
+		if (!np || !ng) {
+			fputs(line, stderr);   /* llama-bench's messages: shown only when something failed */
+			continue;
+		}
+		if (atoi(np + 12) > 0)
+			r.prompt = max_sample(line);
+		else if (atoi(ng + 9) > 0)
+			r.gen = max_sample(line);
+	}
+	int st = pclose(f);
+	if (st)
+		fprintf(stderr, "bench_infer: %s exited with status %d on %s\n", exe, st, model);
+	return r;
+}
+
+#define MAX_RUNS 16
+
+struct result {
+	double prompt, gen, gen0, bound, ll_prompt, ll_gen;
+	/* derived per run: percentages of the bound, ratios to llama.cpp */
+	double gen_pct, gen0_pct, ll_gen_pct, prompt_x, gen0_x, gen_x;
+};
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* median (min-max) of field `off` over n results */
+static void stat_of(const struct result *r, int n, size_t off, double *med, double *lo, double *hi)
+{
+	double v[MAX_RUNS];
+	for (int i = 0; i < n; i++)
+		v[i] = *(const double *)((const char *)&r[i] + off);
+	qsort(v, (size_t)n, sizeof v[0], cmp_double);
+	*med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+	*lo = v[0];
+	*hi = v[n - 1];
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -118,6 +206,15 @@ int main(int argc, char **argv)
 	uint32_t threads = argc > 2 ? (uint32_t)atoi(argv[2]) : 2;
 	uint32_t n_prompt = argc > 3 ? (uint32_t)atoi(argv[3]) : 128;
 	uint32_t n_gen = argc > 4 ? (uint32_t)atoi(argv[4]) : 32;
+	bool no_pack = getenv("BENCH_NO_PACK") && strcmp(getenv("BENCH_NO_PACK"), "0");
+	const char *llama = getenv("LLAMA_BENCH");
+	if (llama && !*llama)
+		llama = NULL;
+	int runs = getenv("BENCH_RUNS") ? atoi(getenv("BENCH_RUNS")) : 1;
+	if (runs < 1 || runs > MAX_RUNS) {
+		fprintf(stderr, "bench_infer: BENCH_RUNS must be 1..%d, not %s\n", MAX_RUNS, getenv("BENCH_RUNS"));
+		return 2;
+	}
 	static const struct model_def defs[] = {
 		{ "15M", 288, 6, 6, 768, INF_TYPE_F16 },
 		{ "15M", 288, 6, 6, 768, INF_TYPE_Q8_0 },
@@ -126,73 +223,156 @@ int main(int argc, char **argv)
 		{ "271M", 1024, 16, 16, 2816, INF_TYPE_Q8_0 },
 		{ "271M", 1024, 16, 16, 2816, INF_TYPE_Q4_0 },
 		{ "271M", 1024, 16, 16, 2816, INF_TYPE_Q4_K },   /* beyond the list: Q4_K_M's main type */
+		{ "271M", 1024, 16, 16, 2816, INF_TYPE_Q6_K },   /* and its other type (output, some v/down) */
 	};
-	struct inf_pool *pool;
-	if (inf_pool_create(threads, &pool))
-		return 1;
-	double bw = bandwidth(pool);
-	inf_pool_free(pool);
-	printf("memory read bandwidth, %u threads: %.1f GB/s\n", threads, bw);
-	printf("%-5s %-5s %9s %12s %11s %10s %9s\n", "model", "type", "weights", "prompt tok/s", "gen tok/s",
-	       "bound", "of bound");
-	for (size_t i = 0; i < sizeof defs / sizeof defs[0]; i++) {
-		char path[512], err[INF_ERR_MAX], name[64];
+	enum { N_DEFS = sizeof defs / sizeof defs[0] };
+	static struct result res[N_DEFS][MAX_RUNS];
+	uint64_t per_token_of[N_DEFS] = { 0 };
+	bool wanted[N_DEFS];
+	for (size_t i = 0; i < N_DEFS; i++) {
+		char name[64];
 		snprintf(name, sizeof name, "%s-%s", defs[i].name, inf_type_name(defs[i].type));
-		bool wanted = argc <= 5;
+		wanted[i] = argc <= 5;
 		for (int a = 5; a < argc; a++)
-			wanted |= !strcmp(argv[a], name);
-		if (!wanted)
-			continue;
-		if (ensure(argv[1], &defs[i], path, sizeof path))
+			wanted[i] |= !strcmp(argv[a], name);
+	}
+	if (llama)
+		printf("llama.cpp: %s (best of its 2 samples per test, run right after ours on the same file)\n", llama);
+	/* Runs interleave: within a run every model is measured by us and then by
+	 * llama.cpp, so a busy spell on the machine hits both alike. */
+	for (int run = 0; run < runs; run++) {
+		struct inf_pool *pool;
+		if (inf_pool_create(threads, &pool))
 			return 1;
-		struct inf_model *m;
-		struct inf_model_options mo = { .prefault = true };
-		if (inf_model_load(path, &mo, &m, err)) {
-			fprintf(stderr, "%s\n", err);
-			return 1;
-		}
-		struct inf_model_info info;
-		inf_model_get_info(m, &info);
-		/* bytes read per generated token: every matrix once (the
-		 * embedding contributes one row) */
-		uint64_t per_token = info.weight_bytes - inf_row_bytes(defs[i].type, (uint64_t)info.dim * info.n_vocab);
-		struct inf_context_params p;
-		inf_context_params_default(&p);
-		p.n_ctx = n_prompt + n_gen + 1;
-		p.n_threads = threads;
-		struct inf_context *c;
-		if (inf_context_create(m, &p, &c, err)) {
-			fprintf(stderr, "%s\n", err);
-			return 1;
-		}
-		int32_t *ids = malloc(n_prompt * sizeof *ids);
-		for (uint32_t t = 0; t < n_prompt; t++)
-			ids[t] = (int32_t)((t * 7919) % info.n_vocab);
-		double best_prompt = 0, best_gen = 0;
-		for (int rep = 0; rep < 2; rep++) {
-			inf_truncate(c, 0, err);
-			double t0 = now_s();
-			if (inf_evaluate(c, ids, n_prompt, err)) {
+		double bw = bandwidth(pool);
+		inf_pool_free(pool);
+		printf("run %d/%d: memory read bandwidth, %u threads: %.1f GB/s\n", run + 1, runs, threads, bw);
+		if (llama)
+			printf("%-5s %-5s %9s %12s %11s %10s %9s %10s %9s %9s %9s %9s\n", "model", "type", "weights",
+			       "prompt tok/s", "gen tok/s", "bound", "of bound", "ll prompt", "ll gen", "ll bound",
+			       "prompt x", "gen x");
+		else
+			printf("%-5s %-5s %9s %12s %11s %10s %9s\n", "model", "type", "weights", "prompt tok/s",
+			       "gen tok/s", "bound", "of bound");
+		printf("      (gen: after the prompt; the line \"@0\": from an empty context, as llama-bench "
+		       "measures it%s)\n", llama ? "; gen x = ours @0 / llama.cpp" : "");
+		for (size_t i = 0; i < N_DEFS; i++) {
+			char path[512], err[INF_ERR_MAX];
+			if (!wanted[i])
+				continue;
+			if (ensure(argv[1], &defs[i], path, sizeof path))
+				return 1;
+			struct inf_model *m;
+			struct inf_model_options mo = { .prefault = true, .no_pack = no_pack };
+			if (inf_model_load(path, &mo, &m, err)) {
 				fprintf(stderr, "%s\n", err);
 				return 1;
 			}
-			double tp = n_prompt / (now_s() - t0);
-			t0 = now_s();
-			for (uint32_t t = 0; t < n_gen; t++) {
-				int32_t id = (int32_t)((t * 31) % info.n_vocab);
-				inf_evaluate(c, &id, 1, err);
+			struct inf_model_info info;
+			inf_model_get_info(m, &info);
+			/* bytes read per generated token: every matrix once (the
+			 * embedding contributes one row) */
+			uint64_t per_token =
+				info.weight_bytes - inf_row_bytes(defs[i].type, (uint64_t)info.dim * info.n_vocab);
+			per_token_of[i] = per_token;
+			if (run == 0 && info.packed_bytes)
+				fprintf(stderr, "%s-%s: %.0f MB of weights packed at load\n", defs[i].name,
+					inf_type_name(defs[i].type), info.packed_bytes / 1e6);
+			struct inf_context_params p;
+			inf_context_params_default(&p);
+			p.n_ctx = n_prompt + n_gen + 1;
+			p.n_threads = threads;
+			struct inf_context *c;
+			if (inf_context_create(m, &p, &c, err)) {
+				fprintf(stderr, "%s\n", err);
+				return 1;
 			}
-			double tg = n_gen / (now_s() - t0);
-			best_prompt = tp > best_prompt ? tp : best_prompt;
-			best_gen = tg > best_gen ? tg : best_gen;
+			int32_t *ids = malloc(n_prompt * sizeof *ids);
+			for (uint32_t t = 0; t < n_prompt; t++)
+				ids[t] = (int32_t)((t * 7919) % info.n_vocab);
+			double best_prompt = 0, best_gen = 0, best_gen0 = 0;
+			for (int rep = 0; rep < 2; rep++) {
+				inf_truncate(c, 0, err);
+				double t0 = now_s();
+				if (inf_evaluate(c, ids, n_prompt, err)) {
+					fprintf(stderr, "%s\n", err);
+					return 1;
+				}
+				double tp = n_prompt / (now_s() - t0);
+				t0 = now_s();
+				for (uint32_t t = 0; t < n_gen; t++) {
+					int32_t id = (int32_t)((t * 31) % info.n_vocab);
+					inf_evaluate(c, &id, 1, err);
+				}
+				double tg = n_gen / (now_s() - t0);
+				/* and from position 0, as llama-bench measures it */
+				inf_truncate(c, 0, err);
+				t0 = now_s();
+				for (uint32_t t = 0; t < n_gen; t++) {
+					int32_t id = (int32_t)((t * 31) % info.n_vocab);
+					inf_evaluate(c, &id, 1, err);
+				}
+				double tg0 = n_gen / (now_s() - t0);
+				best_prompt = tp > best_prompt ? tp : best_prompt;
+				best_gen = tg > best_gen ? tg : best_gen;
+				best_gen0 = tg0 > best_gen0 ? tg0 : best_gen0;
+			}
+			free(ids);
+			inf_context_free(c);
+			inf_model_free(m);
+			struct result *r = &res[i][run];
+			r->prompt = best_prompt;
+			r->gen = best_gen;
+			r->gen0 = best_gen0;
+			r->bound = bw * 1e9 / per_token;
+			r->gen_pct = 100 * r->gen / r->bound;
+			r->gen0_pct = 100 * r->gen0 / r->bound;
+			printf("%-5s %-5s %7.0fMB %12.1f %11.1f %10.1f %8.0f%%\n", defs[i].name, inf_type_name(defs[i].type),
+			       per_token / 1e6, r->prompt, r->gen, r->bound, r->gen_pct);
+			printf("%-5s %-5s %9s %12s %11.1f %10s %8.0f%%", "", "@0", "", "", r->gen0, "", r->gen0_pct);
+			if (llama) {
+				fflush(stdout);
+				struct llama_result l = run_llama(llama, path, threads, n_prompt, n_gen);
+				r->ll_prompt = l.prompt;
+				r->ll_gen = l.gen;
+				r->ll_gen_pct = 100 * l.gen / r->bound;
+				r->prompt_x = l.prompt ? r->prompt / l.prompt : 0;
+				r->gen0_x = l.gen ? r->gen0 / l.gen : 0;
+				r->gen_x = l.gen ? r->gen / l.gen : 0;
+				printf(" %10.1f %9.1f %8.0f%% %9.2f %9.2f", l.prompt, l.gen, r->ll_gen_pct, r->prompt_x,
+				       r->gen0_x);
+			}
+			printf("\n");
+			fflush(stdout);
 		}
-		double bound = bw * 1e9 / per_token;
-		printf("%-5s %-5s %7.0fMB %12.1f %11.1f %10.1f %8.0f%%\n", defs[i].name, inf_type_name(defs[i].type),
-		       per_token / 1e6, best_prompt, best_gen, bound, 100 * best_gen / bound);
-		fflush(stdout);
-		free(ids);
-		inf_context_free(c);
-		inf_model_free(m);
+	}
+	if (runs < 2)
+		return 0;
+	printf("\nmedian (min-max) of %d runs%s\n", runs, llama ? "; x = ours / llama.cpp, per run" : "");
+	for (size_t i = 0; i < N_DEFS; i++) {
+		if (!wanted[i])
+			continue;
+		const struct result *r = res[i];
+		double med, lo, hi;
+		printf("%-5s %-5s %7.0fMB\n", defs[i].name, inf_type_name(defs[i].type), per_token_of[i] / 1e6);
+#define ROW(label, field, fmt)                                                       \
+		stat_of(r, runs, offsetof(struct result, field), &med, &lo, &hi);      \
+		printf("  %-22s " fmt " (" fmt "-" fmt ")\n", label, med, lo, hi)
+		ROW("prompt tok/s", prompt, "%.1f");
+		ROW("gen tok/s", gen, "%.1f");
+		ROW("gen @0 tok/s", gen0, "%.1f");
+		ROW("bound tok/s", bound, "%.1f");
+		ROW("gen of bound %", gen_pct, "%.0f");
+		ROW("gen @0 of bound %", gen0_pct, "%.0f");
+		if (llama) {
+			ROW("llama.cpp prompt tok/s", ll_prompt, "%.1f");
+			ROW("llama.cpp gen tok/s", ll_gen, "%.1f");
+			ROW("llama.cpp of bound %", ll_gen_pct, "%.0f");
+			ROW("prompt x", prompt_x, "%.2f");
+			ROW("gen @0 x", gen0_x, "%.2f");
+			ROW("gen (after prompt) x", gen_x, "%.2f");
+		}
+#undef ROW
 	}
 	return 0;
 }

@@ -46,6 +46,37 @@ static void mm_rows(const struct mm_job *j, uint32_t m, uint64_t r0, uint64_t r1
 		w->type == INF_TYPE_Q4_K ? j->k->dot4_q4_k : w->type == INF_TYPE_Q6_K ? j->k->dot4_q6_k : NULL;
 	bool f16 = w->type == INF_TYPE_F16 && j->k->dot4_f16;
 	bool four = (q8 && j->k->dot4_q8) || dot4k || f16;
+	/* Packed rows (a chunk starts at a multiple of 16 there): sixteen rows
+	 * and every token per call. */
+	bool pk = w->type == INF_TYPE_Q4_K   ? j->k->mm16_q4k != NULL
+		  : w->type == INF_TYPE_Q6_K ? j->k->mm16_q6k != NULL
+					     : j->k->mm16_q8 != NULL;
+	if (w->packed && pk && r0 < w->packed_rows) {
+		uint64_t pe = r1 < w->packed_rows ? r1 : w->packed_rows;
+		size_t group = inf_packed_group_bytes(w->type, cols);
+		for (uint64_t r = r0; r < pe; r += 16) {
+			const uint8_t *g = (const uint8_t *)w->packed + r / 16 * group;
+			if (w->type == INF_TYPE_Q4_K)
+				j->k->mm16_q4k(g, j->x, j->x_stride, j->n, cols, y + r, rows);
+			else if (w->type == INF_TYPE_Q6_K)
+				j->k->mm16_q6k(g, j->x, j->x_stride, j->n, cols, y + r, rows);
+			else
+				j->k->mm16_q8(g, w->type, j->x, j->x_stride, j->n, cols, y + r, rows);
+			for (uint32_t t = 0; bias && t < j->n; t++)
+				for (int k = 0; k < 16; k++)
+					y[(size_t)t * rows + r + k] += bias[r + k];
+		}
+		r0 = pe;
+	}
+	/* F16 in register tiles of four rows (the rest below) */
+	if (w->type == INF_TYPE_F16 && j->k->mm4_f16 && cols % 16 == 0) {
+		for (; r0 + 4 <= r1; r0 += 4) {
+			j->k->mm4_f16(base + r0 * row_bytes, row_bytes, j->x, j->x_stride, j->n, cols, y + r0, rows);
+			for (uint32_t t = 0; bias && t < j->n; t++)
+				for (int k = 0; k < 4; k++)
+					y[(size_t)t * rows + r0 + k] += bias[r0 + k];
+		}
+	}
 	/* Tiles of MM_TILE_ROWS rows: each four tokens' activations are read
 	 * from L2 once per tile, not once per row, and the tile's rows stay in
 	 * L1 across the batch. */
@@ -174,6 +205,8 @@ static void matmul_n(struct inf_context *c, uint32_t n_mats, const struct inf_gg
 			uint64_t rows = j.w[m]->ne[1];
 			size_t row_bytes = (size_t)inf_row_bytes(j.w[m]->type, cols);
 			j.rows_per_chunk[m] = mm_rows_per_chunk(row_bytes, n, rows, inf_pool_size(c->pool));
+			if (j.w[m]->packed)   /* chunks start at a packed group */
+				j.rows_per_chunk[m] = (j.rows_per_chunk[m] + 15) / 16 * 16;
 			j.first_chunk[m + 1] = j.first_chunk[m] +
 					       (uint32_t)((rows + j.rows_per_chunk[m] - 1) / j.rows_per_chunk[m]);
 		}
@@ -224,12 +257,6 @@ struct att_job {
 	uint32_t layer, n, pos0;
 };
 
-/* A dot product of n KV-cache elements (F16 or float) with floats. */
-static float kv_dot(const struct inf_context *c, const void *row, const float *x, uint32_t n)
-{
-	return c->kv_elem == sizeof(float) ? c->k->dot_f32(row, x, n) : c->k->dot_f16(row, x, n);
-}
-
 /* Causal attention for one (token, head) of the batch: chunk w. */
 static void att_chunk(void *arg, uint32_t w, uint32_t worker)
 {
@@ -243,43 +270,29 @@ static void att_chunk(void *arg, uint32_t w, uint32_t worker)
 	float scale = 1.0f / sqrtf((float)hd);
 	uint32_t t = w / m->n_head, h = w % m->n_head, kh = h / group;
 	uint32_t len = j->pos0 + t + 1;
-	const float *q = c->q + (size_t)t * qd + (size_t)h * hd;
-	const uint8_t *keys = (const uint8_t *)c->k_cache + (layer + (size_t)kh * hd) * c->kv_elem;
-	float mx = -INFINITY;
-	for (uint32_t p = 0; p < len; p++) {
-		sc[p] = kv_dot(c, keys + (size_t)p * kvd * c->kv_elem, q, hd) * scale;
-		if (sc[p] > mx)
-			mx = sc[p];
-	}
-	float sum = 0;
-	for (uint32_t p = 0; p < len; p++) {
-		sc[p] = expf(sc[p] - mx);
-		sum += sc[p];
-	}
-	for (uint32_t p = 0; p < len; p++)
-		sc[p] /= sum;
-	/* values are stored transposed: row i holds element i of every position */
-	const uint8_t *vt = (const uint8_t *)c->v_cache + (layer + (size_t)kh * hd * n_ctx) * c->kv_elem;
-	float *out = c->att + (size_t)t * qd + (size_t)h * hd;
-	for (uint32_t i = 0; i < hd; i++)
-		out[i] = kv_dot(c, vt + (size_t)i * n_ctx * c->kv_elem, sc, len);
+	/* a kv head's positions are contiguous: (layer, kv head, n_ctx, head_dim) */
+	size_t head = (layer + (size_t)kh * n_ctx * hd) * c->kv_elem;
+	c->k->attn_head(c->q + (size_t)t * qd + (size_t)h * hd, (const uint8_t *)c->k_cache + head,
+			(const uint8_t *)c->v_cache + head, c->kv_elem == sizeof(uint16_t), hd, len, hd, scale, sc,
+			c->att + (size_t)t * qd + (size_t)h * hd);
 }
 
 /* Stores the keys and values of position pos of layer l in the cache. */
 static void kv_store(struct inf_context *c, uint32_t l, uint32_t pos, const float *k, const float *v)
 {
-	uint32_t kvd = c->m->n_head_kv * c->m->head_dim, n_ctx = c->p.n_ctx;
-	size_t krow = ((size_t)l * n_ctx + pos) * kvd, vt = (size_t)l * n_ctx * kvd + pos;
-	if (c->kv_elem == sizeof(float)) {
-		float *kc = c->k_cache, *vc = c->v_cache;
-		memcpy(kc + krow, k, kvd * sizeof *k);
-		for (uint32_t i = 0; i < kvd; i++)
-			vc[vt + (size_t)i * n_ctx] = v[i];
-	} else {
-		uint16_t *kc = c->k_cache, *vc = c->v_cache;
-		for (uint32_t i = 0; i < kvd; i++) {
-			kc[krow + i] = inf_fp32_to_fp16(k[i]);
-			vc[vt + (size_t)i * n_ctx] = inf_fp32_to_fp16(v[i]);
+	uint32_t hd = c->m->head_dim, n_ctx = c->p.n_ctx;
+	for (uint32_t h = 0; h < c->m->n_head_kv; h++) {
+		size_t at = (((size_t)l * c->m->n_head_kv + h) * n_ctx + pos) * hd;
+		const float *kh = k + (size_t)h * hd, *vh = v + (size_t)h * hd;
+		if (c->kv_elem == sizeof(float)) {
+			memcpy((float *)c->k_cache + at, kh, hd * sizeof *kh);
+			memcpy((float *)c->v_cache + at, vh, hd * sizeof *vh);
+			continue;
+		}
+		uint16_t *kc = (uint16_t *)c->k_cache + at, *vc = (uint16_t *)c->v_cache + at;
+		for (uint32_t i = 0; i < hd; i++) {
+			kc[i] = inf_fp32_to_fp16(kh[i]);
+			vc[i] = inf_fp32_to_fp16(vh[i]);
 		}
 	}
 }

@@ -69,6 +69,10 @@ struct inf_model_options {
 	 * (INF_EUNSUPPORTED, saying the model was loaded vocabulary-only). A
 	 * file with no tensors at all can only be loaded this way. */
 	bool vocab_only;
+	/* Keep Q8_0, Q4_0 and Q4_K matrices as the file has them even where
+	 * the CPU has packed kernels (AVX-512 VNNI), which otherwise get a
+	 * copy in the packed layout at load (see docs/inference.md). */
+	bool no_pack;
 };
 
 /* Maps the file and validates it whole before anything uses it. */
@@ -99,6 +103,7 @@ struct inf_model_info {
 	uint64_t n_params;
 	uint64_t weight_bytes;         /* bytes of tensor data */
 	uint64_t file_bytes;
+	uint64_t packed_bytes;         /* weights copied into the packed layout at load */
 	uint32_t type_counts[INF_N_TYPES]; /* tensors per ggml type id */
 	const char *tokenizer_model;   /* tokenizer.ggml.model, "" if absent */
 	const char *tokenizer_error;   /* why there is no usable tokenizer, or "" */

@@ -62,8 +62,10 @@ _Static_assert(sizeof(struct inf_block_q4_k) == 144, "q4_K block");
 _Static_assert(sizeof(struct inf_block_q6_k) == 210, "q6_K block");
 
 /* Activations quantized to 8 bits (in memory only): a float scale per 32
- * (for Q8_0/Q4_0 weights) or per 256 with sums per 16 (for K weights). */
-struct inf_act_q8 { float d; int8_t qs[32]; };
+ * (for Q8_0/Q4_0 weights) or per 256 with sums per 16 (for K weights).
+ * s = d * (sum of qs): the packed kernels work on unsigned weights (q + 8,
+ * q + 128) and take the offset back out as offset * s per block. */
+struct inf_act_q8 { float d; float s; int8_t qs[32]; };
 struct inf_act_q8k { float d; int8_t qs[256]; int16_t bsums[16]; };
 
 float inf_fp16_to_fp32(uint16_t h);
@@ -107,6 +109,26 @@ struct inf_kernels {
 	/* Q4_K / Q6_K row against four Q8_K activation rows; NULL: none */
 	void (*dot4_q4_k)(const void *w, const uint8_t *x, size_t stride, uint32_t n, float out[4]);
 	void (*dot4_q6_k)(const void *w, const uint8_t *x, size_t stride, uint32_t n, float out[4]);
+	/* Sixteen rows of a Q8_0 or Q4_0 matrix packed by inf_pack16 (w: the
+	 * group's bytes) against n_tok Q8 activation rows x_stride bytes apart;
+	 * writes y[t * y_stride + r] for r < 16. NULL where the ISA has none. */
+	void (*mm16_q8)(const uint8_t *w, uint32_t wtype, const uint8_t *x, size_t x_stride, uint32_t n_tok,
+			uint32_t cols, float *y, size_t y_stride);
+	/* The same for packed Q4_K and Q6_K against Q8_K activation rows. */
+	void (*mm16_q4k)(const uint8_t *w, const uint8_t *x, size_t x_stride, uint32_t n_tok, uint32_t cols,
+			 float *y, size_t y_stride);
+	void (*mm16_q6k)(const uint8_t *w, const uint8_t *x, size_t x_stride, uint32_t n_tok, uint32_t cols,
+			 float *y, size_t y_stride);
+	/* Four F16 rows (w_stride bytes apart; cols a multiple of 16) against
+	 * n_tok float activation rows: y[t * y_stride + r] for r < 4. NULL:
+	 * none. */
+	void (*mm4_f16)(const uint8_t *w, size_t w_stride, const uint8_t *x, size_t x_stride, uint32_t n_tok,
+			uint32_t cols, float *y, size_t y_stride);
+	/* One attention head: out = softmax(scale * q.k[p], p < len) v[p];
+	 * k[p] = k + p * stride elements, likewise v, the elements F16 (f16)
+	 * or float; sc: len floats of scratch. */
+	void (*attn_head)(const float *q, const void *k, const void *v, bool f16, size_t stride,
+			  uint32_t len, uint32_t hd, float scale, float *sc, float *out);
 	void (*quantize_q8)(const float *x, struct inf_act_q8 *y, uint32_t n);
 	void (*quantize_q8k)(const float *x, struct inf_act_q8k *y, uint32_t n);
 };
@@ -116,6 +138,35 @@ struct inf_kernels {
 const struct inf_kernels *inf_kernels_get(enum inf_isa isa);
 /* dot of one weight row of `type` with one activation row in its format. */
 float inf_dot(const struct inf_kernels *k, uint32_t type, const void *w, const void *x, uint32_t n);
+
+/*
+ * The packed layout of Q8_0 and Q4_0 matrices (docs/inference.md, "Packed
+ * weights"): rows in groups of 16; a group is its blocks in column order,
+ * each block 32 bytes of the 16 rows' fp16 scales, then the quants with
+ * rows interleaved four bytes at a time: 64-byte vector p holds bytes
+ * 4p..4p+3 of each row's block, row r in bytes 4r..4r+3. Q4_0 keeps its
+ * nibble bytes (4 vectors, 288 bytes a block); Q8_0 quants are XORed with
+ * 0x80 (q + 128, unsigned; 8 vectors, 544 bytes). Either way a group takes
+ * exactly the bytes of its 16 rows in the file, at the same offset.
+ *
+ * Q4_K packs the same way per 256-column super-block (2368 bytes for 16
+ * rows, 64 more than the file's 2304): 32 bytes of the rows' fp16 d, 32 of
+ * dmin, the eight 6-bit sub-block scales as bytes [j][row] (128), the
+ * eight mins as bytes [j/2][row][j%2] (128), then the nibble bytes as
+ * 32 vectors: vector 8i+p holds bytes 32i+4p..32i+4p+3 of each row's qs.
+ *
+ * Q6_K, per super-block (3360 bytes for 16 rows, as in the file): the rows'
+ * fp16 d (32 bytes), the 16 int8 scales as bytes [g/2][row][g%2] (256),
+ * then with q[e] the 6-bit value (0..63) of element e: 32 vectors of low
+ * nibbles, vector v byte k of row r = q[4v+k] & 15 | (q[4v+128+k] & 15) << 4
+ * (2048), and 16 vectors of high bits, vector u byte k of row r = the sum
+ * over j < 4 of (q[4u+64j+k] >> 4) << 2j (1024).
+ */
+bool inf_packable(uint32_t type);
+/* Bytes of a packed group of 16 rows of cols columns. */
+size_t inf_packed_group_bytes(uint32_t type, uint32_t cols);
+/* Packs rows [0, rows) (a multiple of 16) of a matrix with cols columns. */
+void inf_pack16(uint32_t type, const void *src, uint64_t rows, uint32_t cols, void *dst);
 
 /* ---- thread pool (pool.c) ---- */
 
@@ -181,6 +232,10 @@ struct inf_gguf_tensor {
 	uint64_t offset;                  /* from the data section */
 	uint64_t n_bytes;
 	const void *data;
+	/* rows [0, packed_rows) in the packed layout (inf_pack16), owned by
+	 * the model; NULL: none */
+	const void *packed;
+	uint64_t packed_rows;
 };
 
 struct inf_gguf {

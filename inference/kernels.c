@@ -47,8 +47,12 @@ void inf_quantize_q8_portable(const float *x, struct inf_act_q8 *y, uint32_t n)
 			amax = fmaxf(amax, fabsf(x[32 * b + j]));
 		float d = amax / 127, id = d ? 1 / d : 0;
 		y[b].d = d;
-		for (int j = 0; j < 32; j++)
+		int sum = 0;
+		for (int j = 0; j < 32; j++) {
 			y[b].qs[j] = (int8_t)lrintf(x[32 * b + j] * id);
+			sum += y[b].qs[j];
+		}
+		y[b].s = d * (float)sum;
 	}
 }
 
@@ -78,6 +82,40 @@ static float dot_f32(const float *w, const float *x, uint32_t n)
 	for (uint32_t i = 0; i < n; i++)
 		s += w[i] * x[i];
 	return s;
+}
+
+/* Element i of a KV-cache row of F16 (f16) or float elements. */
+static inline float kv_elem(const void *row, size_t i, bool f16)
+{
+	return f16 ? inf_fp16_to_fp32(((const uint16_t *)row)[i]) : ((const float *)row)[i];
+}
+
+void inf_attn_head_portable(const float *q, const void *k, const void *v, bool f16, size_t stride,
+			    uint32_t len, uint32_t hd, float scale, float *sc, float *out)
+{
+	size_t row = stride * (f16 ? sizeof(uint16_t) : sizeof(float));
+	float mx = -INFINITY;
+	for (uint32_t p = 0; p < len; p++) {
+		const void *kp = (const uint8_t *)k + p * row;
+		float d = 0;
+		for (uint32_t i = 0; i < hd; i++)
+			d += kv_elem(kp, i, f16) * q[i];
+		sc[p] = d * scale;
+		if (sc[p] > mx)
+			mx = sc[p];
+	}
+	float sum = 0;
+	for (uint32_t p = 0; p < len; p++) {
+		sc[p] = expf(sc[p] - mx);
+		sum += sc[p];
+	}
+	memset(out, 0, hd * sizeof *out);
+	for (uint32_t p = 0; p < len; p++) {
+		const void *vp = (const uint8_t *)v + p * row;
+		float a = sc[p] / sum;
+		for (uint32_t i = 0; i < hd; i++)
+			out[i] += a * kv_elem(vp, i, f16);
+	}
 }
 
 static float dot_f16(const uint16_t *w, const float *x, uint32_t n)
@@ -197,9 +235,117 @@ static const struct inf_kernels portable = {
 	.dot_q4_0 = dot_q4_0,
 	.dot_q4_k = dot_q4_k,
 	.dot_q6_k = dot_q6_k,
+	.attn_head = inf_attn_head_portable,
 	.quantize_q8 = inf_quantize_q8_portable,
 	.quantize_q8k = inf_quantize_q8k_portable,
 };
+
+bool inf_packable(uint32_t type)
+{
+	return type == INF_TYPE_Q8_0 || type == INF_TYPE_Q4_0 || type == INF_TYPE_Q4_K || type == INF_TYPE_Q6_K;
+}
+
+#define Q4K_PACKED 2368
+#define Q6K_PACKED 3360
+
+size_t inf_packed_group_bytes(uint32_t type, uint32_t cols)
+{
+	if (type == INF_TYPE_Q4_K)
+		return (size_t)cols / 256 * Q4K_PACKED;
+	if (type == INF_TYPE_Q6_K)
+		return (size_t)cols / 256 * Q6K_PACKED;
+	return 16 * (size_t)inf_row_bytes(type, cols);
+}
+
+static void pack16_q4_k(const void *src, uint64_t rows, uint32_t cols, uint8_t *out)
+{
+	size_t row_bytes = (size_t)cols / 256 * sizeof(struct inf_block_q4_k);
+	for (uint64_t g = 0; g < rows / 16; g++)
+		for (uint32_t b = 0; b < cols / 256; b++) {
+			for (int r = 0; r < 16; r++) {
+				const struct inf_block_q4_k *w =
+					(const struct inf_block_q4_k *)((const uint8_t *)src + (g * 16 + r) * row_bytes) + b;
+				memcpy(out + 2 * r, &w->d, 2);
+				memcpy(out + 32 + 2 * r, &w->dmin, 2);
+				for (int j = 0; j < 8; j++) {
+					int sc, m;
+					inf_q4k_scale_min(w->scales, j, &sc, &m);
+					out[64 + 16 * j + r] = (uint8_t)sc;
+					out[192 + 32 * (j / 2) + 2 * r + j % 2] = (uint8_t)m;
+				}
+				for (int v = 0; v < 32; v++)
+					memcpy(out + 320 + 64 * v + 4 * r, w->qs + 4 * v, 4);
+			}
+			out += Q4K_PACKED;
+		}
+}
+
+static void pack16_q6_k(const void *src, uint64_t rows, uint32_t cols, uint8_t *out)
+{
+	size_t row_bytes = (size_t)cols / 256 * sizeof(struct inf_block_q6_k);
+	for (uint64_t g = 0; g < rows / 16; g++)
+		for (uint32_t b = 0; b < cols / 256; b++) {
+			memset(out + 288, 0, Q6K_PACKED - 288);
+			for (int r = 0; r < 16; r++) {
+				const struct inf_block_q6_k *w =
+					(const struct inf_block_q6_k *)((const uint8_t *)src + (g * 16 + r) * row_bytes) + b;
+				uint8_t q[256];
+				for (int h = 0; h < 2; h++)
+					for (int l = 0; l < 32; l++) {
+						uint8_t lo0 = w->ql[64 * h + l], lo1 = w->ql[64 * h + l + 32], hi = w->qh[32 * h + l];
+						q[128 * h + l] = (uint8_t)((lo0 & 0xf) | (hi & 3) << 4);
+						q[128 * h + l + 32] = (uint8_t)((lo1 & 0xf) | ((hi >> 2) & 3) << 4);
+						q[128 * h + l + 64] = (uint8_t)((lo0 >> 4) | ((hi >> 4) & 3) << 4);
+						q[128 * h + l + 96] = (uint8_t)((lo1 >> 4) | ((hi >> 6) & 3) << 4);
+					}
+				memcpy(out + 2 * r, &w->d, 2);
+				for (int s = 0; s < 16; s++)
+					out[32 + 32 * (s / 2) + 2 * r + s % 2] = (uint8_t)w->scales[s];
+				for (int v = 0; v < 32; v++)
+					for (int k = 0; k < 4; k++)
+						out[288 + 64 * v + 4 * r + k] =
+							(uint8_t)((q[4 * v + k] & 15) | (q[4 * v + 128 + k] & 15) << 4);
+				for (int u = 0; u < 16; u++)
+					for (int k = 0; k < 4; k++)
+						for (int j = 0; j < 4; j++)
+							out[2336 + 64 * u + 4 * r + k] |= (uint8_t)((q[4 * u + 64 * j + k] >> 4) << (2 * j));
+			}
+			out += Q6K_PACKED;
+		}
+}
+
+void inf_pack16(uint32_t type, const void *src, uint64_t rows, uint32_t cols, void *dst)
+{
+	if (type == INF_TYPE_Q4_K) {
+		pack16_q4_k(src, rows, cols, dst);
+		return;
+	}
+	if (type == INF_TYPE_Q6_K) {
+		pack16_q6_k(src, rows, cols, dst);
+		return;
+	}
+	bool q8 = type == INF_TYPE_Q8_0;
+	size_t blk = q8 ? sizeof(struct inf_block_q8_0) : sizeof(struct inf_block_q4_0);
+	size_t qbytes = q8 ? 32 : 16, row_bytes = (size_t)cols / 32 * blk;
+	uint8_t *out = dst;
+	for (uint64_t g = 0; g < rows / 16; g++) {
+		const uint8_t *grp = (const uint8_t *)src + g * 16 * row_bytes;
+		for (uint32_t b = 0; b < cols / 32; b++) {
+			/* both block types start with the fp16 scale, then the quants */
+			for (int r = 0; r < 16; r++)
+				memcpy(out + 2 * r, grp + r * row_bytes + b * blk, 2);
+			out += 32;
+			for (int r = 0; r < 16; r++)
+				for (size_t p = 0; p < qbytes / 4; p++) {
+					uint32_t q;
+					memcpy(&q, grp + r * row_bytes + b * blk + 2 + 4 * p, 4);
+					q ^= q8 ? 0x80808080u : 0;
+					memcpy(out + 64 * p + 4 * r, &q, 4);
+				}
+			out += 16 * qbytes;
+		}
+	}
+}
 
 const char *inf_isa_name(enum inf_isa isa)
 {

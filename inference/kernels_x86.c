@@ -4,6 +4,7 @@
  * picks the best table at run time (__builtin_cpu_supports).
  */
 #include <immintrin.h>
+#include <math.h>
 #include <string.h>
 
 #include "kernels.h"
@@ -20,7 +21,9 @@
 #undef ISA
 #undef MUL_SUM_US8
 
-/* AVX-512 VNNI (256-bit forms, AVX512VL): one vpdpbusd does both steps. */
+/* AVX-512 VNNI (256-bit forms, AVX512VL): one vpdpbusd does both steps;
+ * and the packed 16-row kernels in 512-bit forms (PACKED16). */
+#define PACKED16
 #define TARGET __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
 #define SFX _avx512
 #define ISA INF_ISA_AVX512

@@ -49,10 +49,9 @@ struct inf_context {
 	const struct inf_kernels *k;
 	struct inf_pool *pool;
 	uint32_t n_past;
-	/* KV cache, elements of p.kv_type (uint16_t F16 or float). Keys by
-	 * position: (n_layer, n_ctx, n_head_kv*head_dim). Values transposed,
-	 * (n_layer, n_head_kv*head_dim, n_ctx), so that a head's output is
-	 * head_dim dot products of the attention weights with contiguous rows. */
+	/* KV cache, elements of p.kv_type (uint16_t F16 or float), laid out
+	 * (n_layer, n_head_kv, n_ctx, head_dim) for keys and for values: a kv
+	 * head's positions are contiguous, streamed by the attention kernel. */
 	void *k_cache, *v_cache;
 	size_t kv_elem;                        /* bytes per cache element */
 	/* scratch for a batch of up to INF_MAX_BATCH tokens */

@@ -308,6 +308,236 @@ static void dot4_equals_four_dots(void)
 		printf("     (no ISA with a four-token kernel on this CPU: skipped)\n");
 }
 
+/* Packed Q4_K and its 16-row kernel give the plain dots (token tiles of 4
+ * and 1), and the layout holds the scales and mins decoded. */
+static void packed16_q4_k_equals_plain_dots(void)
+{
+	enum { ROWS = 32, N = 512, T = 7 };
+	static float w[ROWS * N], x[T][N], y[T * ROWS];
+	static uint8_t wq[ROWS * N], packed[ROWS * N];
+	static struct inf_act_q8k xq[T][N / 256];
+	const struct inf_kernels *plain = inf_kernels_get(INF_ISA_PORTABLE);
+	const struct inf_kernels *k = inf_kernels_get(INF_ISA_AVX512);
+	for (uint32_t i = 0; i < ROWS * N; i++)
+		w[i] = frand() * (1 + (float)(i % 11)) + (i % 3 ? 0.5f : -0.25f);
+	CHECK(inf_quantize(INF_TYPE_Q4_K, w, wq, (uint64_t)ROWS * N) == 0);
+	size_t row_bytes = (size_t)inf_row_bytes(INF_TYPE_Q4_K, N), group = inf_packed_group_bytes(INF_TYPE_Q4_K, N);
+	CHECK_EQ(group, 2u * 2368);
+	inf_pack16(INF_TYPE_Q4_K, wq, ROWS, N, packed);
+	/* row 19 (group 1, lane 3), super-block 1: d, sub-block 6's scale and min, qs byte 77 */
+	const struct inf_block_q4_k *src = (const struct inf_block_q4_k *)(wq + 19 * row_bytes) + 1;
+	const uint8_t *pb = packed + group + 2368;
+	int sc, m;
+	inf_q4k_scale_min(src->scales, 6, &sc, &m);
+	CHECK(memcmp(pb + 2 * 3, &src->d, 2) == 0);
+	CHECK(memcmp(pb + 32 + 2 * 3, &src->dmin, 2) == 0);
+	CHECK_EQ(pb[64 + 16 * 6 + 3], sc);
+	CHECK_EQ(pb[192 + 32 * 3 + 2 * 3 + 0], m);
+	CHECK_EQ(pb[320 + 64 * (77 / 4) + 4 * 3 + 77 % 4], src->qs[77]);
+	if (!k || !k->mm16_q4k) {
+		printf("     (no packed Q4_K kernel on this CPU: layout checked only)\n");
+		return;
+	}
+	for (int t = 0; t < T; t++) {
+		for (uint32_t i = 0; i < N; i++)
+			x[t][i] = frand() * (t + 1);
+		plain->quantize_q8k(x[t], xq[t], N);
+	}
+	for (uint32_t n_tok = 1; n_tok <= T; n_tok += 3) {
+		for (int g = 0; g < ROWS / 16; g++)
+			k->mm16_q4k(packed + g * group, (const uint8_t *)xq[0], sizeof xq[0], n_tok, N, y + 16 * g, ROWS);
+		for (uint32_t t = 0; t < n_tok; t++)
+			for (int r = 0; r < ROWS; r++) {
+				float one = inf_dot(plain, INF_TYPE_Q4_K, wq + r * row_bytes, xq[t], N);
+				if (!(fabsf(y[t * ROWS + r] - one) <= 1e-5f * (fabsf(one) + 1) * N / 32)) {
+					fprintf(stderr, "Q4_K packed row %d token %u/%u: %.9g vs %.9g\n", r, t, n_tok,
+						y[t * ROWS + r], one);
+					CHECK(0);
+				}
+			}
+	}
+}
+
+/* Packed Q6_K and its 16-row kernel give the plain dots, and the layout
+ * holds the scales and the 6-bit values where docs/inference.md says. */
+static void packed16_q6_k_equals_plain_dots(void)
+{
+	enum { ROWS = 32, N = 512, T = 7 };
+	static float w[ROWS * N], x[T][N], y[T * ROWS];
+	static uint8_t wq[ROWS * N], packed[ROWS * N];
+	static struct inf_act_q8k xq[T][N / 256];
+	const struct inf_kernels *plain = inf_kernels_get(INF_ISA_PORTABLE);
+	const struct inf_kernels *k = inf_kernels_get(INF_ISA_AVX512);
+	for (uint32_t i = 0; i < ROWS * N; i++)
+		w[i] = frand() * (1 + (float)(i % 13));
+	CHECK(inf_quantize(INF_TYPE_Q6_K, w, wq, (uint64_t)ROWS * N) == 0);
+	size_t row_bytes = (size_t)inf_row_bytes(INF_TYPE_Q6_K, N), group = inf_packed_group_bytes(INF_TYPE_Q6_K, N);
+	CHECK_EQ(group, 16 * row_bytes);
+	inf_pack16(INF_TYPE_Q6_K, wq, ROWS, N, packed);
+	/* row 21 (group 1, lane 5), super-block 1: d, scale 11, and elements
+	 * 37 and 200 (whose values are in the dequantized row) */
+	const struct inf_block_q6_k *src = (const struct inf_block_q6_k *)(wq + 21 * row_bytes) + 1;
+	const uint8_t *pb = packed + group + 3360;
+	CHECK(memcmp(pb + 2 * 5, &src->d, 2) == 0);
+	CHECK_EQ((int8_t)pb[32 + 32 * 5 + 2 * 5 + 1], src->scales[11]);
+	static float deq[N];
+	inf_dequantize(INF_TYPE_Q6_K, wq + 21 * row_bytes, deq, N);
+	float d = inf_fp16_to_fp32(src->d);
+	for (int e = 37; e <= 200; e += 163) {
+		int v = e / 4, kb = e % 4;
+		int lo = v < 32 ? pb[288 + 64 * v + 4 * 5 + kb] & 15 : pb[288 + 64 * (v - 32) + 4 * 5 + kb] >> 4;
+		int hi = (pb[2336 + 64 * (v % 16) + 4 * 5 + kb] >> (2 * (v / 16))) & 3;
+		CHECK(deq[256 + e] == d * src->scales[e / 16] * (float)((lo | hi << 4) - 32));
+	}
+	if (!k || !k->mm16_q6k) {
+		printf("     (no packed Q6_K kernel on this CPU: layout checked only)\n");
+		return;
+	}
+	for (int t = 0; t < T; t++) {
+		for (uint32_t i = 0; i < N; i++)
+			x[t][i] = frand() * (t + 1);
+		plain->quantize_q8k(x[t], xq[t], N);
+	}
+	for (uint32_t n_tok = 1; n_tok <= T; n_tok += 3) {
+		for (int g = 0; g < ROWS / 16; g++)
+			k->mm16_q6k(packed + g * group, (const uint8_t *)xq[0], sizeof xq[0], n_tok, N, y + 16 * g, ROWS);
+		for (uint32_t t = 0; t < n_tok; t++)
+			for (int r = 0; r < ROWS; r++) {
+				float one = inf_dot(plain, INF_TYPE_Q6_K, wq + r * row_bytes, xq[t], N);
+				if (!(fabsf(y[t * ROWS + r] - one) <= 1e-5f * (fabsf(one) + 1) * N / 32)) {
+					fprintf(stderr, "Q6_K packed row %d token %u/%u: %.9g vs %.9g\n", r, t, n_tok,
+						y[t * ROWS + r], one);
+					CHECK(0);
+				}
+			}
+	}
+}
+
+/* The F16 four-row tile kernel gives the plain dots for every tile width
+ * (6, 2 and 1 tokens). */
+static void f16_tile_kernel_equals_plain_dots(void)
+{
+	enum { ROWS = 8, N = 320, T = 13 };
+	static uint16_t w[ROWS * N];
+	static float x[T][N], y[T * ROWS];
+	const struct inf_kernels *plain = inf_kernels_get(INF_ISA_PORTABLE);
+	const struct inf_kernels *k = inf_kernels_get(INF_ISA_AVX512);
+	if (!k || !k->mm4_f16) {
+		printf("     (no F16 tile kernel on this CPU: skipped)\n");
+		return;
+	}
+	for (uint32_t i = 0; i < ROWS * N; i++)
+		w[i] = inf_fp32_to_fp16(frand() * (1 + (float)(i % 5)));
+	for (int t = 0; t < T; t++)
+		for (uint32_t i = 0; i < N; i++)
+			x[t][i] = frand() * (t + 1);
+	for (uint32_t n_tok = 1; n_tok <= T; n_tok++) {
+		memset(y, 0, sizeof y);
+		for (int g = 0; g < ROWS / 4; g++)
+			k->mm4_f16((const uint8_t *)(w + 4 * g * N), N * 2, (const uint8_t *)x, sizeof x[0], n_tok, N, y + 4 * g,
+				   ROWS);
+		for (uint32_t t = 0; t < n_tok; t++)
+			for (int r = 0; r < ROWS; r++) {
+				float one = plain->dot_f16(w + r * N, x[t], N);
+				if (!(fabsf(y[t * ROWS + r] - one) <= 1e-5f * (fabsf(one) + 1) * 10)) {
+					fprintf(stderr, "F16 tile row %d token %u/%u: %.9g vs %.9g\n", r, t, n_tok,
+						y[t * ROWS + r], one);
+					CHECK(0);
+				}
+			}
+	}
+}
+
+/* Every ISA's activation quantizer gives the portable one's bytes. */
+static void quantize_q8_is_the_same_on_every_isa(void)
+{
+	enum { N = 1024 };
+	static float x[N];
+	static struct inf_act_q8 want[N / 32], got[N / 32];
+	for (uint32_t i = 0; i < N; i++)
+		x[i] = frand() * (1 + (float)(i % 37)) * (i / 32 == 5 ? 0 : 1);   /* block 5 all zero */
+	x[7] = 0.5f * (x[9] / 127 * 2 * 127);    /* ties and near-ties of the rounding */
+	inf_kernels_get(INF_ISA_PORTABLE)->quantize_q8(x, want, N);
+	for (int isa = INF_ISA_AVX2; isa <= INF_ISA_AVX512; isa++) {
+		const struct inf_kernels *k = inf_kernels_get((enum inf_isa)isa);
+		if (!k)
+			continue;
+		memset(got, 0x55, sizeof got);
+		k->quantize_q8(x, got, N);
+		CHECK(memcmp(got, want, sizeof got) == 0);
+	}
+	/* and the Q8_K one (K weights), sums per 16 included */
+	static struct inf_act_q8k wantk[N / 256], gotk[N / 256];
+	inf_kernels_get(INF_ISA_PORTABLE)->quantize_q8k(x, wantk, N);
+	for (int isa = INF_ISA_AVX2; isa <= INF_ISA_AVX512; isa++) {
+		const struct inf_kernels *k = inf_kernels_get((enum inf_isa)isa);
+		if (!k)
+			continue;
+		memset(gotk, 0x55, sizeof gotk);
+		k->quantize_q8k(x, gotk, N);
+		CHECK(memcmp(gotk, wantk, sizeof gotk) == 0);
+	}
+}
+
+/* The packed layout and its 16-row kernel (AVX-512) give, for every row
+ * and token, the plain dot of the file's row (up to summation order); the
+ * activation's s is d times the sum of its quants. */
+static void packed16_kernel_equals_plain_dots(void)
+{
+	enum { ROWS = 48, N = 320, T = 9 };
+	static float w[ROWS * N], x[T][N], y[T * ROWS];
+	static uint8_t wq[ROWS * N * 2], packed[ROWS * N * 2];
+	static struct inf_act_q8 xq[T][N / 32];
+	static const uint32_t t2[] = { INF_TYPE_Q8_0, INF_TYPE_Q4_0 };
+	const struct inf_kernels *plain = inf_kernels_get(INF_ISA_PORTABLE);
+	const struct inf_kernels *k = inf_kernels_get(INF_ISA_AVX512);
+	if (!k || !k->mm16_q8) {
+		printf("     (no packed kernel on this CPU: layout checked only)\n");
+		k = NULL;
+	}
+	for (int j = 0; j < T; j++) {
+		for (uint32_t i = 0; i < N; i++)
+			x[j][i] = frand() * (j + 1) * (j == 3 ? 0 : 1);   /* token 3: an all-zero block */
+		plain->quantize_q8(x[j], xq[j], N);
+		for (uint32_t b = 0; b < N / 32; b++) {
+			int s = 0;
+			for (int i = 0; i < 32; i++)
+				s += xq[j][b].qs[i];
+			CHECK(xq[j][b].s == xq[j][b].d * (float)s);
+		}
+	}
+	for (size_t ty = 0; ty < 2; ty++) {
+		size_t row_bytes = (size_t)inf_row_bytes(t2[ty], N);
+		for (uint32_t i = 0; i < ROWS * N; i++)
+			w[i] = frand() * (1 + (float)(i % 7));
+		CHECK(inf_quantize(t2[ty], w, wq, (uint64_t)ROWS * N) == 0);
+		inf_pack16(t2[ty], wq, ROWS, N, packed);
+		/* the layout by hand: row 5's block 3 scale and its quant byte 9 */
+		size_t blk = t2[ty] == INF_TYPE_Q8_0 ? 544 : 288;
+		const uint8_t *src = wq + 5 * row_bytes + 3 * (row_bytes / (N / 32));
+		CHECK(memcmp(packed + 3 * blk + 2 * 5, src, 2) == 0);
+		uint8_t want9 = t2[ty] == INF_TYPE_Q8_0 ? src[2 + 9] ^ 0x80 : src[2 + 9];
+		CHECK_EQ(packed[3 * blk + 32 + 64 * 2 + 4 * 5 + 1], want9);
+		if (!k)
+			continue;
+		for (uint32_t n_tok = 1; n_tok <= T; n_tok += 2) {
+			for (int g = 0; g < ROWS / 16; g++)
+				k->mm16_q8(packed + (size_t)g * 16 * row_bytes, t2[ty], (const uint8_t *)xq[0], sizeof xq[0],
+					   n_tok, N, y + 16 * g, ROWS);
+			for (uint32_t t = 0; t < n_tok; t++)
+				for (int r = 0; r < ROWS; r++) {
+					float one = inf_dot(plain, t2[ty], wq + r * row_bytes, xq[t], N);
+					float got = y[t * ROWS + r];
+					if (!(fabsf(got - one) <= 1e-5f * (fabsf(one) + 1) * N / 32)) {
+						fprintf(stderr, "%s packed row %d token %u/%u: %.9g vs %.9g\n",
+							inf_type_name(t2[ty]), r, t, n_tok, got, one);
+						CHECK(0);
+					}
+				}
+		}
+	}
+}
+
 static void unknown_and_uncomputable_types_are_named(void)
 {
 	CHECK(inf_type_traits(99) == NULL);
@@ -332,6 +562,11 @@ int main(void)
 	RUN(quantizers_stay_within_their_step);
 	RUN(dot_kernels_match_double_reference_on_every_isa);
 	RUN(dot4_equals_four_dots);
+	RUN(quantize_q8_is_the_same_on_every_isa);
+	RUN(f16_tile_kernel_equals_plain_dots);
+	RUN(packed16_q4_k_equals_plain_dots);
+	RUN(packed16_q6_k_equals_plain_dots);
+	RUN(packed16_kernel_equals_plain_dots);
 	RUN(unknown_and_uncomputable_types_are_named);
 	return check_summary();
 }
