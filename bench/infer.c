@@ -139,7 +139,7 @@ static double max_sample(const char *line)
 }
 
 static struct llama_result run_llama(const char *exe, const char *model, uint32_t threads, uint32_t n_prompt,
-				     uint32_t n_gen)
+				     uint32_t n_gen, enum inf_kv_type kv)
 {
 	struct llama_result r = { 0, 0 };
 	if (strchr(exe, '\'') || strchr(model, '\'')) {
@@ -147,8 +147,8 @@ static struct llama_result run_llama(const char *exe, const char *model, uint32_
 		return r;
 	}
 	char cmd[2048], line[8192];
-	snprintf(cmd, sizeof cmd, "'%s' -m '%s' -t %u -p %u -n %u -r 2 -o jsonl 2>&1", exe, model, threads, n_prompt,
-		 n_gen);
+	snprintf(cmd, sizeof cmd, "'%s' -m '%s' -t %u -p %u -n %u -ctk %s -ctv %s -r 2 -o jsonl 2>&1", exe, model,
+		 threads, n_prompt, n_gen, inf_kv_type_name(kv), inf_kv_type_name(kv));
 	FILE *f = popen(cmd, "r");
 	if (!f) {
 		fprintf(stderr, "bench_infer: cannot run %s\n", exe);
@@ -207,6 +207,12 @@ int main(int argc, char **argv)
 	uint32_t n_prompt = argc > 3 ? (uint32_t)atoi(argv[3]) : 128;
 	uint32_t n_gen = argc > 4 ? (uint32_t)atoi(argv[4]) : 32;
 	bool no_pack = getenv("BENCH_NO_PACK") && strcmp(getenv("BENCH_NO_PACK"), "0");
+	const char *kv_name = getenv("BENCH_KV") ? getenv("BENCH_KV") : "f16";
+	enum inf_kv_type kv = !strcmp(kv_name, "f32") ? INF_KV_F32 : INF_KV_F16;
+	if (strcmp(kv_name, inf_kv_type_name(kv))) {
+		fprintf(stderr, "bench_infer: BENCH_KV must be f16 or f32, not %s\n", kv_name);
+		return 2;
+	}
 	const char *llama = getenv("LLAMA_BENCH");
 	if (llama && !*llama)
 		llama = NULL;
@@ -246,7 +252,8 @@ int main(int argc, char **argv)
 			return 1;
 		double bw = bandwidth(pool);
 		inf_pool_free(pool);
-		printf("run %d/%d: memory read bandwidth, %u threads: %.1f GB/s\n", run + 1, runs, threads, bw);
+		printf("run %d/%d: memory read bandwidth, %u threads: %.1f GB/s; KV cache %s\n", run + 1, runs, threads, bw,
+		       inf_kv_type_name(kv));
 		if (llama)
 			printf("%-5s %-5s %9s %12s %11s %10s %9s %10s %9s %9s %9s %9s\n", "model", "type", "weights",
 			       "prompt tok/s", "gen tok/s", "bound", "of bound", "ll prompt", "ll gen", "ll bound",
@@ -282,6 +289,7 @@ int main(int argc, char **argv)
 			inf_context_params_default(&p);
 			p.n_ctx = n_prompt + n_gen + 1;
 			p.n_threads = threads;
+			p.kv_type = kv;
 			struct inf_context *c;
 			if (inf_context_create(m, &p, &c, err)) {
 				fprintf(stderr, "%s\n", err);
@@ -332,7 +340,7 @@ int main(int argc, char **argv)
 			printf("%-5s %-5s %9s %12s %11.1f %10s %8.0f%%", "", "@0", "", "", r->gen0, "", r->gen0_pct);
 			if (llama) {
 				fflush(stdout);
-				struct llama_result l = run_llama(llama, path, threads, n_prompt, n_gen);
+				struct llama_result l = run_llama(llama, path, threads, n_prompt, n_gen, kv);
 				r->ll_prompt = l.prompt;
 				r->ll_gen = l.gen;
 				r->ll_gen_pct = 100 * l.gen / r->bound;
