@@ -289,11 +289,8 @@ static void kv_store(struct inf_context *c, uint32_t l, uint32_t pos, const floa
 			memcpy((float *)c->v_cache + at, vh, hd * sizeof *vh);
 			continue;
 		}
-		uint16_t *kc = (uint16_t *)c->k_cache + at, *vc = (uint16_t *)c->v_cache + at;
-		for (uint32_t i = 0; i < hd; i++) {
-			kc[i] = inf_fp32_to_fp16(kh[i]);
-			vc[i] = inf_fp32_to_fp16(vh[i]);
-		}
+		c->k->to_f16(kh, (uint16_t *)c->k_cache + at, hd);
+		c->k->to_f16(vh, (uint16_t *)c->v_cache + at, hd);
 	}
 }
 

@@ -129,6 +129,8 @@ struct inf_kernels {
 	 * or float; sc: len floats of scratch. */
 	void (*attn_head)(const float *q, const void *k, const void *v, bool f16, size_t stride,
 			  uint32_t len, uint32_t hd, float scale, float *sc, float *out);
+	/* y = x rounded to F16 (nearest even), as inf_fp32_to_fp16: the F16 KV cache */
+	void (*to_f16)(const float *x, uint16_t *y, uint32_t n);
 	void (*quantize_q8)(const float *x, struct inf_act_q8 *y, uint32_t n);
 	void (*quantize_q8k)(const float *x, struct inf_act_q8k *y, uint32_t n);
 };

@@ -90,6 +90,12 @@ static inline float kv_elem(const void *row, size_t i, bool f16)
 	return f16 ? inf_fp16_to_fp32(((const uint16_t *)row)[i]) : ((const float *)row)[i];
 }
 
+void inf_to_f16_portable(const float *x, uint16_t *y, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		y[i] = inf_fp32_to_fp16(x[i]);
+}
+
 void inf_attn_head_portable(const float *q, const void *k, const void *v, bool f16, size_t stride,
 			    uint32_t len, uint32_t hd, float scale, float *sc, float *out)
 {
@@ -236,6 +242,7 @@ static const struct inf_kernels portable = {
 	.dot_q4_k = dot_q4_k,
 	.dot_q6_k = dot_q6_k,
 	.attn_head = inf_attn_head_portable,
+	.to_f16 = inf_to_f16_portable,
 	.quantize_q8 = inf_quantize_q8_portable,
 	.quantize_q8k = inf_quantize_q8k_portable,
 };

@@ -479,6 +479,39 @@ static void quantize_q8_is_the_same_on_every_isa(void)
 	}
 }
 
+/* The F16 KV cache's conversion gives inf_fp32_to_fp16's bits on every ISA:
+ * halfway cases, subnormals, overflow to infinity, signed zero, NaN. */
+static void to_f16_is_the_same_on_every_isa(void)
+{
+	enum { N = 1029 };   /* not a multiple of 8: the tail too */
+	static float x[N];
+	static uint16_t want[N], got[N];
+	for (uint32_t i = 0; i < N; i++)
+		x[i] = frand() * ldexpf(1, (int)(i % 48) - 30);   /* 2^-30 .. 2^17: subnormal to overflow */
+	const float special[] = { 0.0f, -0.0f, 65504.0f, 65520.0f, -65536.0f, 1.0f + 1.0f / 2048,
+				  1.0f + 3.0f / 2048, 5.9604645e-8f, 2.9802322e-8f, 8.9406967e-8f, INFINITY,
+				  -INFINITY, NAN };
+	memcpy(x, special, sizeof special);
+	inf_kernels_get(INF_ISA_PORTABLE)->to_f16(x, want, N);
+	CHECK_EQ(want[3], 0x7c00);   /* 65520 rounds to infinity */
+	CHECK_EQ(want[5], 0x3c00);   /* a tie rounds to even */
+	CHECK_EQ(want[6], 0x3c02);
+	for (int isa = INF_ISA_AVX2; isa <= INF_ISA_AVX512; isa++) {
+		const struct inf_kernels *k = inf_kernels_get((enum inf_isa)isa);
+		if (!k)
+			continue;
+		memset(got, 0x55, sizeof got);
+		k->to_f16(x, got, N);
+		for (uint32_t i = 0; i < N; i++)
+			if (got[i] != want[i] && !(isnan(x[i]) && (got[i] & 0x7c00) == 0x7c00 && (got[i] & 0x3ff))) {
+				fprintf(stderr, "%s: x[%u] = %a gives %#x, want %#x\n", inf_isa_name((enum inf_isa)isa), i,
+					x[i], got[i], want[i]);
+				CHECK(false);
+				break;
+			}
+	}
+}
+
 /* The packed layout and its 16-row kernel (AVX-512) give, for every row
  * and token, the plain dot of the file's row (up to summation order); the
  * activation's s is d times the sum of its quants. */
@@ -563,6 +596,7 @@ int main(void)
 	RUN(dot_kernels_match_double_reference_on_every_isa);
 	RUN(dot4_equals_four_dots);
 	RUN(quantize_q8_is_the_same_on_every_isa);
+	RUN(to_f16_is_the_same_on_every_isa);
 	RUN(f16_tile_kernel_equals_plain_dots);
 	RUN(packed16_q4_k_equals_plain_dots);
 	RUN(packed16_q6_k_equals_plain_dots);
