@@ -683,6 +683,12 @@ int32_t inf_tokenizer_eos(const struct inf_tokenizer *t)
 	return t->eos;
 }
 
+enum inf_pre inf_tokenizer_pre(const struct inf_tokenizer *t, bool *ignore_merges)
+{
+	*ignore_merges = t->ignore_merges;
+	return t->pre;
+}
+
 bool inf_tokenizer_adds_space_prefix(const struct inf_tokenizer *t)
 {
 	return t->kind == TOK_SPM && t->add_space_prefix;

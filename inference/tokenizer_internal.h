@@ -64,4 +64,9 @@ enum inf_pre {
  * has room for n). Returns the number of words. Allocates nothing. */
 size_t inf_pretokenize(enum inf_pre pre, const uint32_t *cps, size_t n, size_t *ends);
 
+/* The pre-tokenizer a byte-level BPE tokenizer uses, and whether it takes a
+ * word that is a token whole (for the tests of the name mapping). */
+struct inf_tokenizer;
+enum inf_pre inf_tokenizer_pre(const struct inf_tokenizer *t, bool *ignore_merges);
+
 #endif
