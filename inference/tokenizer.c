@@ -347,7 +347,7 @@ static int check_spec(const struct inf_vocab_spec *s, char *err)
 
 /* tokenizer.ggml.pre values for "gpt2" and the expression lists they name,
  * as llama.cpp maps them (llama-vocab.cpp), with ignore_merges where it sets
- * it (the tokenizer.json of Llama 3 and Falcon 3 say so). */
+ * it (the tokenizer.json of Llama 3, Falcon 3 and Tekken say so). */
 static const struct {
 	const char *name;
 	enum inf_pre pre;
@@ -381,6 +381,7 @@ static const struct {
 	{"deepseek-llm", INF_PRE_DEEPSEEK_LLM, false},
 	{"deepseek-coder", INF_PRE_DEEPSEEK_CODER, false},
 	{"deepseek-v3", INF_PRE_DEEPSEEK3, false},
+	{"tekken", INF_PRE_TEKKEN, true},
 };
 
 static int setup_kind(struct inf_tokenizer *t, const struct inf_vocab_spec *s, char *err)
@@ -410,7 +411,7 @@ static int setup_kind(struct inf_tokenizer *t, const struct inf_vocab_spec *s, c
 			/* the full list would not fit in a message */
 			inf_text_set_err(err, "tokenizer: pre-tokenizer \"%.64s\" is not supported (supported: "
 				"gpt2, llama-bpe, qwen2, smollm, falcon, deepseek-llm, deepseek-coder, "
-				"deepseek-v3 and the aliases docs/tokenizers.md lists)", pre);
+				"deepseek-v3, tekken and the aliases docs/tokenizers.md lists)", pre);
 			return INF_TEXT_EUNSUPPORTED;
 		}
 		t->pre = pre ? pre_names[i].pre : INF_PRE_GPT2;

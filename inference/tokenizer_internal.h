@@ -30,6 +30,8 @@ extern const struct inf_cp_table inf_unicode_space;  /* ECMAScript \s */
 extern const struct inf_cp_table inf_unicode_punct;  /* \p{P} */
 extern const struct inf_cp_table inf_unicode_symbol; /* \p{S} */
 extern const struct inf_cp_table inf_unicode_mark;   /* \p{M} */
+extern const struct inf_cp_table inf_unicode_lower;  /* \p{Ll} */
+extern const struct inf_cp_table inf_unicode_upper;  /* \p{Lu} and \p{Lt} */
 
 bool inf_cp_in(const struct inf_cp_table *t, uint32_t cp);
 
@@ -57,6 +59,7 @@ enum inf_pre {
 	INF_PRE_DEEPSEEK_LLM,   /* "deepseek-llm" */
 	INF_PRE_DEEPSEEK_CODER, /* "deepseek-coder" */
 	INF_PRE_DEEPSEEK3,      /* "deepseek-v3" */
+	INF_PRE_TEKKEN,    /* "tekken" (Mistral Nemo): words split at case changes */
 	INF_PRE_COUNT
 };
 

@@ -10,6 +10,9 @@
  *   llama3: (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|
  *           ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
  *   qwen2:  llama3's with \p{N} instead of \p{N}{1,3}
+ *   tekken: [^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+|
+ *           [^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*|\p{N}|
+ *            ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+
  *
  * Most other models' pre-tokenizers are a LIST of expressions (a Sequence of
  * Split pre-tokenizers in tokenizer.json, regex_exprs in llama.cpp): the
@@ -486,6 +489,95 @@ static size_t match_deepseek3(const struct cursor *c, size_t pos)
 	return spaces(c, pos);
 }
 
+/* Tekken's classes: U = [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}] ("upper"), W =
+ * [\p{Ll}\p{Lm}\p{Lo}\p{M}] ("lower"); they share Lm, Lo and M. */
+static bool tekken_u(uint32_t cp)
+{
+	cp = decoded(cp);
+	return cp < 0x110000 && ((is_letter(cp) && !inf_cp_in(&inf_unicode_lower, cp)) || is_mark(cp));
+}
+
+static bool tekken_w(uint32_t cp)
+{
+	cp = decoded(cp);
+	return cp < 0x110000 && ((is_letter(cp) && !inf_cp_in(&inf_unicode_upper, cp)) || is_mark(cp));
+}
+
+/* [^\r\n\p{L}\p{N}]: a mark is one too (it is no letter). */
+static bool tekken_prefix(uint32_t cp)
+{
+	return cp != OUT_OF_RANGE && cp != '\r' && cp != '\n' && !is_letter(cp) && !is_number(cp);
+}
+
+/* U*W+ from q, with the regex's backtracking: the U run gives back
+ * characters until a W+ can start. The end, or 0 for no match. */
+static size_t tekken_upper_lower(const struct cursor *c, size_t q)
+{
+	size_t r = q, k;
+
+	while (tekken_u(at(c, r)))
+		r++;
+	if (tekken_w(at(c, r))) { /* an Ll right after the run */
+		while (tekken_w(at(c, r)))
+			r++;
+		return r;
+	}
+	/* the last of the run that is in W too (Lm, Lo, M) ends the match:
+	 * after it comes an Lu/Lt or the character that stopped the run */
+	for (k = r; k > q; k--)
+		if (tekken_w(at(c, k - 1)))
+			return k;
+	return 0;
+}
+
+/* U+W* from q: the end, or 0. */
+static size_t tekken_upper_then_lower(const struct cursor *c, size_t q)
+{
+	size_t r = q;
+
+	while (tekken_u(at(c, r)))
+		r++;
+	if (r == q)
+		return 0;
+	while (tekken_w(at(c, r)))
+		r++;
+	return r;
+}
+
+static size_t match_tekken(const struct cursor *c, size_t pos)
+{
+	uint32_t cp = at(c, pos), cp2;
+	size_t e, k;
+
+	/* each of the first two alternatives with its optional character,
+	 * then without it */
+	if (tekken_prefix(cp) && (e = tekken_upper_lower(c, pos + 1)))
+		return e - pos;
+	if ((e = tekken_upper_lower(c, pos)))
+		return e - pos;
+	if (tekken_prefix(cp) && (e = tekken_upper_then_lower(c, pos + 1)))
+		return e - pos;
+	if ((e = tekken_upper_then_lower(c, pos)))
+		return e - pos;
+	if (is_number(cp))
+		return 1;
+	/* ' ?[^\s\p{L}\p{N}]+[\r\n/]*' */
+	cp2 = cp == ' ' ? at(c, pos + 1) : cp;
+	if (is_other(cp2)) {
+		k = pos + (cp == ' ' ? 1 : 0);
+		while (is_other(at(c, k)))
+			k++;
+		while (at(c, k) == '\r' || at(c, k) == '\n' || at(c, k) == '/')
+			k++;
+		return k - pos;
+	}
+	if ((k = spaces_to_newline(c, pos)))
+		return k;
+	if ((k = spaces(c, pos)))
+		return k;
+	return 1;
+}
+
 /* One expression of a list. */
 enum stage {
 	ST_GPT2,        /* GPT-2's expression */
@@ -505,6 +597,7 @@ enum stage {
 	ST_SP_PUNCT,    /* \s?\p{P}+ */
 	ST_DS3_CJK,     /* [一-龥぀-ゟ゠-ヿ]+ */
 	ST_DS3,         /* DeepSeek V3's third, match_deepseek3 */
+	ST_TEKKEN,      /* Tekken's, match_tekken */
 	ST_END
 };
 
@@ -519,6 +612,7 @@ static const enum stage stage_lists[INF_PRE_COUNT][7] = {
 	[INF_PRE_DEEPSEEK_CODER] = {ST_NEWLINE, ST_SP_LETTERS, ST_SP_PUNCT, ST_DS_CJK, ST_DIGIT,
 				    ST_END},
 	[INF_PRE_DEEPSEEK3] = {ST_DIGITS3, ST_DS3_CJK, ST_DS3, ST_END},
+	[INF_PRE_TEKKEN] = {ST_TEKKEN, ST_END},
 };
 
 static size_t run_of(const struct cursor *c, size_t pos, bool (*in)(uint32_t), size_t max)
@@ -576,6 +670,8 @@ static size_t match_at(enum stage st, const struct cursor *c, size_t pos)
 		return run_of(c, pos, in_deepseek3_cjk, SIZE_MAX);
 	case ST_DS3:
 		return match_deepseek3(c, pos);
+	case ST_TEKKEN:
+		return match_tekken(c, pos);
 	case ST_DS_TRAILING: /* split_piece does it */
 	case ST_END:
 		break;

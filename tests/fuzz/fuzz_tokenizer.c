@@ -22,7 +22,7 @@ static struct inf_tokenizer *spm, *bpe, *bpe_gaps;
 
 /* The byte-level vocabulary again with each other pre-tokenizer list. */
 static const char *other_pres[] = {"gpt2", "qwen2", "smollm", "falcon", "deepseek-llm",
-	"deepseek-coder", "deepseek-v3"};
+	"deepseek-coder", "deepseek-v3", "tekken"};
 static struct inf_tokenizer *bpe_pre[sizeof other_pres / sizeof other_pres[0]];
 static int32_t spm_user_token; /* <|x|>: text after it gets a space prefix again */
 

@@ -19,7 +19,7 @@ static const struct {
 	{"gpt2", INF_PRE_GPT2}, {"llama3", INF_PRE_LLAMA3}, {"qwen2", INF_PRE_QWEN2},
 	{"starcoder", INF_PRE_STARCODER}, {"falcon", INF_PRE_FALCON},
 	{"deepseek-llm", INF_PRE_DEEPSEEK_LLM}, {"deepseek-coder", INF_PRE_DEEPSEEK_CODER},
-	{"deepseek-v3", INF_PRE_DEEPSEEK3},
+	{"deepseek-v3", INF_PRE_DEEPSEEK3}, {"tekken", INF_PRE_TEKKEN},
 };
 
 #define N_LISTS (sizeof lists / sizeof lists[0])

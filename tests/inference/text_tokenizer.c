@@ -423,6 +423,15 @@ static void pretokenizer_splits(void)
 		/* a combining mark stays in its word (\p{M}), unlike Llama 3's */
 		{INF_PRE_DEEPSEEK3, "a\xCC\x81" "b c", {"a\xCC\x81" "b", " c"}},
 		{INF_PRE_LLAMA3, "a\xCC\x81" "b c", {"a", "\xCC\x81" "b", " c"}},
+		/* tekken: upper then lower letters make a word, a run of upper
+		 * ones alone another; marks go with the letters; [\r\n/]* after
+		 * punctuation */
+		{INF_PRE_TEKKEN, "HTTPServer getXMLHttp abcDEF a\xCC\x81" "B!/\n",
+		 {"HTTPServer", " get", "XMLHttp", " abc", "DEF", " a\xCC\x81", "B", "!/\n"}},
+		{INF_PRE_TEKKEN, "x//\n/y 12", {"x", "//\n/", "y", " ", "1", "2"}},
+		/* U*W+ gives back the A to let the modifier letter (Lm, in both
+		 * classes) end the first word */
+		{INF_PRE_TEKKEN, "\xCA\xB0" "A!", {"\xCA\xB0", "A", "!"}},
 	};
 
 	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
@@ -486,8 +495,9 @@ static void pretokenizers_cover_the_text(void)
 			}
 			CHECK_EQ(prev, n);
 			/* all digits: the lists with \p{N} make one word per
-			 * digit (smollm, deepseek-coder) or per three */
-			if (round == 0 && (pre == INF_PRE_STARCODER || pre == INF_PRE_DEEPSEEK_CODER))
+			 * digit (smollm, deepseek-coder, tekken) or per three */
+			if (round == 0 && (pre == INF_PRE_STARCODER || pre == INF_PRE_DEEPSEEK_CODER ||
+					   pre == INF_PRE_TEKKEN))
 				CHECK_EQ(words, N);
 			if (round == 0 && (pre == INF_PRE_LLAMA3 || pre == INF_PRE_DEEPSEEK3 ||
 					   pre == INF_PRE_FALCON))
@@ -521,9 +531,9 @@ static void pre_names_map_to_their_lists(void)
 		{"minerva-7b", INF_PRE_STARCODER, false}, {"falcon", INF_PRE_FALCON, false},
 		{"deepseek-llm", INF_PRE_DEEPSEEK_LLM, false},
 		{"deepseek-coder", INF_PRE_DEEPSEEK_CODER, false},
-		{"deepseek-v3", INF_PRE_DEEPSEEK3, false},
+		{"deepseek-v3", INF_PRE_DEEPSEEK3, false}, {"tekken", INF_PRE_TEKKEN, true},
 	};
-	static const char *unsupported[] = {"tekken", "chameleon", "viking", "bloom", "poro-chat",
+	static const char *unsupported[] = {"Tekken", "chameleon", "viking", "bloom", "poro-chat",
 		"chatglm-bpe", "gpt3-finnish", "Smollm", "smollm ", ""};
 	struct inf_vocab_spec s = spec_of(&bpe_vocab, "gpt2", NULL), b;
 	char msg[96];

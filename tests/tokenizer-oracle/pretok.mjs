@@ -45,6 +45,11 @@ const lists = {
 		'[一-龥぀-ゟ゠-ヿ]+',
 		"[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\\r\\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
 	],
+	tekken: [
+		'[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+|' +
+		'[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*|' +
+		'\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+',
+	],
 };
 
 function preTokenizer(regexes) {
@@ -78,15 +83,18 @@ const pick = (a) => a[Math.floor(rand() * a.length)];
 // and not, CJK inside and outside DeepSeek's ranges, kana, Hangul),
 // numbers that are not digits, marks, symbols, format, private use and
 // astral characters. Not U+0085 and U+FEFF: for them ECMAScript's \s (this
-// project's table) and Oniguruma's differ (docs/tokenizers.md).
+// project's table) and Oniguruma's differ; nor U+017F, which Oniguruma's
+// (?i:'s) takes after an apostrophe and llama.cpp's '[sS] does not
+// (docs/tokenizers.md).
 const alphabet = [...'aZkSsTtmdlLrREvV', ...'0123456789', ...'      ', '\n', '\r', '\t', '\v', '\f',
 	...'\'\'\'.,!?()-_$+<=>^~|`"#@:;/\\[]{}*%&', 'é', '×', 'µ', 'Ж', 'ж', 'Ω', 'ǅ', '世', '界', 'あ',
 	'ア', '가', 'ก', 'ا', '؟', '٣', 'Ⅻ', '½', '²', '\u0301', '\u0903', '€', '©', '😀', '𝐀', '\u3000',
 	'\u00a0', '\u2028', '\u2003', '！', 'Ａ', '‘', '’', '“', '。', '、', '\ue000', '\u200b', '\u00ad',
-	'ſ', 'K', 'ﬀ', '\u0800', '\u1680', 'ᄀ', '〇'];
+	'K', 'ﬀ', '\u0800', '\u1680', 'ᄀ', '〇', 'ʰ', 'ᾈ', 'HTTP', 'Xml', '//'];
 const fixed = ['', 'Hello world', "I'M  ok 42x\n\n", "it's 1234567 o'clock", '  \n\t x  ',
 	'if (x1 == 23):\n\tпривет', 'Hello, 世界 42\n  ', 'a+=b €5', 'x(foo 1', 'a\u0301b c',
-	'1,234.56 $7 +8 -9', '\u3000\u3000x\u3000', 'ǅungla ΣΑΣ ǈ'];
+	'1,234.56 $7 +8 -9', '\u3000\u3000x\u3000', 'ǅungla ΣΑΣ ǈ', 'HTTPServer getXMLHttp ABCdef',
+	'a\u0301B\u0301c ʰAʰb ǅǅx', 'http://x.org/a/b\n//\n', 'É\u0301É\u0301 ÀÀb'];
 
 const lines = [];
 for (const [name, regexes] of Object.entries(lists)) {
