@@ -65,6 +65,7 @@ struct inf_tokenizer {
 	int32_t eog[16];           /* end of generation: EOS, EOT, and the tokens named below */
 	size_t n_eog;
 	bool add_bos, add_eos, add_space_prefix;
+	bool bos_by_default;       /* add_bos_token absent: BOS when there is one (llama.cpp's default) */
 	bool spm_chunks;           /* SPM: no mergeable piece has "▁" after another
 	                              character, so merges never cross the start of a
 	                              word and each word can be merged on its own */
@@ -347,11 +348,13 @@ static int check_spec(const struct inf_vocab_spec *s, char *err)
 
 /* tokenizer.ggml.pre values for "gpt2" and the expression lists they name,
  * as llama.cpp maps them (llama-vocab.cpp), with ignore_merges where it sets
- * it (the tokenizer.json of Llama 3, Falcon 3 and Tekken say so). */
+ * it (the tokenizer.json of Llama 3, Falcon 3 and Tekken say so). The same
+ * three families are the byte-level ones llama.cpp adds BOS to when
+ * tokenizer.ggml.add_bos_token is absent. */
 static const struct {
 	const char *name;
 	enum inf_pre pre;
-	bool ignore_merges;
+	bool ignore_merges; /* and BOS by default */
 } pre_names[] = {
 	{"default", INF_PRE_GPT2, false},
 	{"gpt2", INF_PRE_GPT2, false},
@@ -396,6 +399,7 @@ static int setup_kind(struct inf_tokenizer *t, const struct inf_vocab_spec *s, c
 			return INF_TEXT_EUNSUPPORTED;
 		}
 		t->add_space_prefix = s->add_space_prefix != 0;
+		t->bos_by_default = true;
 		return 0;
 	}
 	if (strcmp(s->model, "gpt2") == 0) {
@@ -416,6 +420,7 @@ static int setup_kind(struct inf_tokenizer *t, const struct inf_vocab_spec *s, c
 		}
 		t->pre = pre ? pre_names[i].pre : INF_PRE_GPT2;
 		t->ignore_merges = pre && pre_names[i].ignore_merges;
+		t->bos_by_default = t->ignore_merges;
 		if (s->add_space_prefix == 1) {
 			inf_text_set_err(err, "tokenizer: add_space_prefix=1 is not supported for \"gpt2\" "
 				"tokenizers");
@@ -648,8 +653,10 @@ int inf_tokenizer_create(const struct inf_vocab_spec *spec, struct inf_tokenizer
 	t->pad = spec->pad_id, t->eot = spec->eot_id;
 	add_eog(t, t->eos);
 	add_eog(t, t->eot);
-	/* Without the metadata: BOS when the vocabulary has one, never EOS. */
-	t->add_bos = spec->add_bos == -1 ? spec->bos_id >= 0 : spec->add_bos == 1;
+	/* Without the metadata: BOS when the vocabulary has one and llama.cpp
+	 * adds it by default for this kind (SentencePiece, and the byte-level
+	 * Llama 3, Falcon 3 and Tekken lists), never EOS. */
+	t->add_bos = spec->add_bos == -1 ? t->bos_by_default && spec->bos_id >= 0 : spec->add_bos == 1;
 	t->add_eos = spec->add_eos == 1;
 	*out = t;
 	return 0;

@@ -231,6 +231,51 @@ static void specials_bos_eos_and_parse_special(void)
 	inf_tokenizer_free(t);
 }
 
+static struct vb bpe_vocab; /* below */
+
+/* add_bos_token absent: BOS for SentencePiece and for the byte-level lists
+ * llama.cpp gives it to (Llama 3, Falcon 3, Tekken), not for the others
+ * (SmolLM's, Qwen's, GPT-2's...); present: as it says. */
+static void bos_by_default_as_llama_cpp(void)
+{
+	static const struct {
+		const char *model, *pre;
+		int add_bos;
+		bool bos;
+	} cases[] = {
+		{"llama", NULL, -1, true}, {"gpt2", "llama-bpe", -1, true}, {"gpt2", "falcon3", -1, true},
+		{"gpt2", "tekken", -1, true}, {"gpt2", "smollm", -1, false}, {"gpt2", "qwen2", -1, false},
+		{"gpt2", NULL, -1, false}, {"gpt2", "deepseek-llm", -1, false},
+		{"gpt2", "smollm", 1, true}, {"gpt2", "llama-bpe", 0, false}, {"llama", NULL, 0, false},
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		bool spm = strcmp(cases[i].model, "llama") == 0;
+		struct inf_vocab_spec s = spec_of(spm ? &spm_vocab : &bpe_vocab, cases[i].model,
+						  cases[i].pre);
+		struct inf_tokenizer *t;
+		int32_t ids[8];
+		size_t n;
+
+		if (!spm)
+			s.scores = NULL;
+		s.bos_id = spm ? 1 : 'x';
+		s.add_bos = cases[i].add_bos;
+		s.add_space_prefix = spm ? 0 : -1;
+		t = make(s);
+		if (!t)
+			continue;
+		n = tok(t, "a", true, false, ids);
+		if ((n == 2 && ids[0] == s.bos_id) != cases[i].bos) {
+			fprintf(stderr, "%s/%s add_bos %d: %zu ids, BOS %s\n", cases[i].model,
+				cases[i].pre ? cases[i].pre : "-", cases[i].add_bos, n,
+				cases[i].bos ? "missing" : "added");
+			check_failures++;
+		}
+		inf_tokenizer_free(t);
+	}
+}
+
 /* Ends of turn that no id names (Gemma's <end_of_turn>, Phi-3's <|end|>)
  * are found by their text, as llama.cpp does, and made control tokens. */
 static void end_of_turn_tokens_found_by_text(void)
@@ -642,6 +687,7 @@ int main(void)
 	RUN(spm_unknown_without_byte_tokens);
 	RUN(spm_pieces_spanning_a_space);
 	RUN(specials_bos_eos_and_parse_special);
+	RUN(bos_by_default_as_llama_cpp);
 	RUN(end_of_turn_tokens_found_by_text);
 	RUN(output_buffer_too_small_says_how_many);
 	RUN(bpe_merges_lowest_rank_first);
