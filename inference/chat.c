@@ -73,15 +73,16 @@ enum inf_chat_family inf_chat_detect(const char *t)
 			return INF_CHAT_MISTRAL_TEKKEN;
 		return INF_CHAT_UNKNOWN;
 	}
-	/* DeepSeek-R1-Distill (Qwen and Llama): the system prompt right after
-	 * BOS, user turns without the assistant marker. DeepSeek-R1-0528's
-	 * template (system prompts joined, the marker after each user turn)
-	 * and llama.cpp's edited copies that close <think> unless
-	 * enable_thinking renders otherwise: not this family. */
+	/* DeepSeek-R1-Distill (Qwen and Llama): the last system prompt right
+	 * after BOS, user turns without the assistant marker. Templates that
+	 * join every system prompt (is_first_sp: DeepSeek-V3's later ones,
+	 * R1-0528's, which also puts the marker after each user turn) and
+	 * llama.cpp's edited copies that close <think> unless enable_thinking
+	 * render otherwise: not this family. */
 	if (has(t, DS_USER) && has(t, DS_ASSISTANT) && has(t, DS_END)) {
 		if (has(t, "{{bos_token}}{{ns.system_prompt}}") &&
 		    has(t, "{{'" DS_USER "' + message['content']}}") &&
-		    !has(t, "enable_thinking"))
+		    !has(t, "enable_thinking") && !has(t, "is_first_sp"))
 			return INF_CHAT_DEEPSEEK_R1;
 		return INF_CHAT_UNKNOWN;
 	}

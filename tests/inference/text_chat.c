@@ -365,6 +365,14 @@ static void deepseek_r1_distill(void)
 	}
 	free(t);
 	t = load("deepseek_r1_distill");
+	p = realloc(t, strlen(t) + 64);
+	if (p) {
+		t = p;
+		strcat(t, "{% set ns.is_first_sp = false %}");
+		CHECK_EQ(inf_chat_detect(t), INF_CHAT_UNKNOWN);
+	}
+	free(t);
+	t = load("deepseek_r1_distill");
 	p = strstr(t, "{{'" DS_U "' + message['content']}}");
 	CHECK(p != NULL);
 	if (p) {
