@@ -13,6 +13,11 @@
 
 #include "text.h"
 
+/* DeepSeek's markers: U+FF5C FULLWIDTH VERTICAL LINE, U+2581 for spaces */
+#define DS_USER "<\xEF\xBD\x9CUser\xEF\xBD\x9C>"
+#define DS_ASSISTANT "<\xEF\xBD\x9C" "Assistant\xEF\xBD\x9C>"
+#define DS_END "<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>"
+
 static bool has(const char *s, const char *sub)
 {
 	return strstr(s, sub) != NULL;
@@ -68,6 +73,19 @@ enum inf_chat_family inf_chat_detect(const char *t)
 			return INF_CHAT_MISTRAL_TEKKEN;
 		return INF_CHAT_UNKNOWN;
 	}
+	/* DeepSeek-R1-Distill (Qwen and Llama): the last system prompt right
+	 * after BOS, user turns without the assistant marker. Templates that
+	 * join every system prompt (is_first_sp: DeepSeek-V3's later ones,
+	 * R1-0528's, which also puts the marker after each user turn) and
+	 * llama.cpp's edited copies that close <think> unless enable_thinking
+	 * render otherwise: not this family. */
+	if (has(t, DS_USER) && has(t, DS_ASSISTANT) && has(t, DS_END)) {
+		if (has(t, "{{bos_token}}{{ns.system_prompt}}") &&
+		    has(t, "{{'" DS_USER "' + message['content']}}") &&
+		    !has(t, "enable_thinking") && !has(t, "is_first_sp"))
+			return INF_CHAT_DEEPSEEK_R1;
+		return INF_CHAT_UNKNOWN;
+	}
 	return INF_CHAT_UNKNOWN;
 }
 
@@ -94,6 +112,8 @@ const char *inf_chat_family_name(enum inf_chat_family f)
 		return "llama3.1";
 	case INF_CHAT_MISTRAL_TEKKEN:
 		return "mistral-v3-tekken";
+	case INF_CHAT_DEEPSEEK_R1:
+		return "deepseek-r1";
 	default:
 		return "unknown";
 	}
@@ -218,6 +238,8 @@ struct variant {
 	bool phi3_skip_empty_system; /* Phi-3.5: a system message with empty content is skipped */
 	const char *date;           /* Llama 3.1+: "Today Date: " (the template's date_string) */
 	bool tekken_space_trim;     /* Ministral: assistant " " + trim(content), Nemo: content */
+	bool deepseek_no_think;     /* R1-Distill's first template: the prompt opens no <think>\n */
+	bool deepseek_keep_thinking; /* a template without content.split('</think>')[-1] */
 };
 
 static void render_chatml(struct buf *b, const struct inf_chat_message *msgs, size_t n,
@@ -428,10 +450,36 @@ static int render(enum inf_chat_family f, struct buf *b, const struct inf_chat_m
 		}
 		puts_(b, add_assistant ? "<|assistant|>\n" : eos);
 		return 0;
+	case INF_CHAT_DEEPSEEK_R1:
+		/* the last system message's content, right after BOS */
+		puts_(b, bos);
+		for (size_t i = 0; i < n; i++)
+			if (role_is(&msgs[i], "system"))
+				system = msgs[i].content;
+		if (system)
+			puts_(b, system);
+		for (size_t i = 0; i < n; i++) {
+			const char *c = msgs[i].content, *think;
+
+			if (role_is(&msgs[i], "user")) {
+				puts_(b, DS_USER);
+				puts_(b, c);
+			} else if (role_is(&msgs[i], "assistant")) {
+				/* content.split('</think>')[-1] */
+				while (!v->deepseek_keep_thinking && (think = strstr(c, "</think>")))
+					c = think + strlen("</think>");
+				puts_(b, DS_ASSISTANT);
+				puts_(b, c);
+				puts_(b, DS_END);
+			}
+		}
+		if (add_assistant)
+			puts_(b, v->deepseek_no_think ? DS_ASSISTANT : DS_ASSISTANT "<think>\n");
+		return 0;
 	default:
 		inf_text_set_err(err, "chat template: family %d is unknown (the known families: chatml, "
 			"llama3, llama3.1, llama2, mistral, mistral-v3, mistral-v3-tekken, zephyr, gemma, "
-			"phi3); use raw completion", (int)f);
+			"phi3, deepseek-r1); use raw completion", (int)f);
 		return INF_TEXT_EUNSUPPORTED;
 	}
 }
@@ -580,7 +628,7 @@ int inf_chat_apply_template_opt(const char *template_text, const struct inf_chat
 			template_text && *template_text ?
 				"the model's tokenizer.chat_template is not one of the known "
 				"families (chatml, llama3, llama3.1, llama2, mistral, mistral-v3, "
-				"mistral-v3-tekken, zephyr, gemma, phi3)" :
+				"mistral-v3-tekken, zephyr, gemma, phi3, deepseek-r1)" :
 				"the model has no tokenizer.chat_template");
 		return INF_TEXT_EUNSUPPORTED;
 	}
@@ -598,6 +646,10 @@ int inf_chat_apply_template_opt(const char *template_text, const struct inf_chat
 	if (f == INF_CHAT_PHI3) {
 		v.phi3_no_bos = !has(template_text, "bos_token");
 		v.phi3_skip_empty_system = has(template_text, "message['role'] == 'system' and message['content']");
+	}
+	if (f == INF_CHAT_DEEPSEEK_R1) {
+		v.deepseek_no_think = !has(template_text, DS_ASSISTANT "<think>\\n");
+		v.deepseek_keep_thinking = !has(template_text, "content.split('</think>')[-1]");
 	}
 	if (f == INF_CHAT_LLAMA31) {
 		if (opt && opt->date_string)

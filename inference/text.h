@@ -110,6 +110,7 @@ enum inf_chat_family {
 	INF_CHAT_MISTRAL_V3,  /* Mistral v0.3: [INST] x[/INST] y</s>, system on the last turn */
 	INF_CHAT_LLAMA31,     /* Llama 3.1/3.2: Llama 3 with the dated system header */
 	INF_CHAT_MISTRAL_TEKKEN, /* Mistral Nemo: [INST]x[/INST]y</s>, system on the last turn */
+	INF_CHAT_DEEPSEEK_R1, /* DeepSeek-R1-Distill: {system}<｜User｜>x<｜Assistant｜>y<｜end▁of▁sentence｜> */
 };
 
 struct inf_chat_message {

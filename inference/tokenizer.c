@@ -65,6 +65,7 @@ struct inf_tokenizer {
 	int32_t eog[16];           /* end of generation: EOS, EOT, and the tokens named below */
 	size_t n_eog;
 	bool add_bos, add_eos, add_space_prefix;
+	bool bos_by_default;       /* add_bos_token absent: BOS when there is one (llama.cpp's default) */
 	bool spm_chunks;           /* SPM: no mergeable piece has "▁" after another
 	                              character, so merges never cross the start of a
 	                              word and each word can be merged on its own */
@@ -345,6 +346,47 @@ static int check_spec(const struct inf_vocab_spec *s, char *err)
 	return 0;
 }
 
+/* tokenizer.ggml.pre values for "gpt2" and the expression lists they name,
+ * as llama.cpp maps them (llama-vocab.cpp), with ignore_merges where it sets
+ * it (the tokenizer.json of Llama 3, Falcon 3 and Tekken say so). The same
+ * three families are the byte-level ones llama.cpp adds BOS to when
+ * tokenizer.ggml.add_bos_token is absent. */
+static const struct {
+	const char *name;
+	enum inf_pre pre;
+	bool ignore_merges; /* and BOS by default */
+} pre_names[] = {
+	{"default", INF_PRE_GPT2, false},
+	{"gpt2", INF_PRE_GPT2, false},
+	{"gpt-2", INF_PRE_GPT2, false},
+	{"mpt", INF_PRE_GPT2, false},
+	{"olmo", INF_PRE_GPT2, false},
+	{"jais", INF_PRE_GPT2, false},
+	{"phi-2", INF_PRE_GPT2, false},
+	{"llama-bpe", INF_PRE_LLAMA3, true},
+	{"llama3", INF_PRE_LLAMA3, true},
+	{"llama-v3", INF_PRE_LLAMA3, true},
+	{"falcon3", INF_PRE_LLAMA3, true},
+	{"dbrx", INF_PRE_LLAMA3, false},
+	{"smaug-bpe", INF_PRE_LLAMA3, false},
+	{"qwen2", INF_PRE_QWEN2, false},
+	{"deepseek-r1-qwen", INF_PRE_QWEN2, false},
+	{"stablelm2", INF_PRE_QWEN2, false},
+	{"megrez", INF_PRE_QWEN2, false},
+	{"smollm", INF_PRE_STARCODER, false},
+	{"starcoder", INF_PRE_STARCODER, false},
+	{"refact", INF_PRE_STARCODER, false},
+	{"command-r", INF_PRE_STARCODER, false},
+	{"codeshell", INF_PRE_STARCODER, false},
+	{"exaone", INF_PRE_STARCODER, false},
+	{"minerva-7b", INF_PRE_STARCODER, false},
+	{"falcon", INF_PRE_FALCON, false},
+	{"deepseek-llm", INF_PRE_DEEPSEEK_LLM, false},
+	{"deepseek-coder", INF_PRE_DEEPSEEK_CODER, false},
+	{"deepseek-v3", INF_PRE_DEEPSEEK3, false},
+	{"tekken", INF_PRE_TEKKEN, true},
+};
+
 static int setup_kind(struct inf_tokenizer *t, const struct inf_vocab_spec *s, char *err)
 {
 	const char *pre = s->pre;
@@ -357,24 +399,28 @@ static int setup_kind(struct inf_tokenizer *t, const struct inf_vocab_spec *s, c
 			return INF_TEXT_EUNSUPPORTED;
 		}
 		t->add_space_prefix = s->add_space_prefix != 0;
+		t->bos_by_default = true;
 		return 0;
 	}
 	if (strcmp(s->model, "gpt2") == 0) {
+		size_t i = 0;
+
 		t->kind = TOK_BPE;
-		if (!pre || strcmp(pre, "default") == 0 || strcmp(pre, "gpt2") == 0 ||
-		    strcmp(pre, "gpt-2") == 0) {
-			t->pre = INF_PRE_GPT2;
-		} else if (strcmp(pre, "llama-bpe") == 0 || strcmp(pre, "llama3") == 0 ||
-			   strcmp(pre, "llama-v3") == 0) {
-			t->pre = INF_PRE_LLAMA3;
-			t->ignore_merges = true;
-		} else if (strcmp(pre, "qwen2") == 0) {
-			t->pre = INF_PRE_QWEN2;
-		} else {
+		/* absent: GPT-2's expression (llama.cpp warns and uses a list
+		 * of its own; see docs/tokenizers.md) */
+		while (pre && i < sizeof pre_names / sizeof pre_names[0] &&
+		       strcmp(pre, pre_names[i].name) != 0)
+			i++;
+		if (i == sizeof pre_names / sizeof pre_names[0]) {
+			/* the full list would not fit in a message */
 			inf_text_set_err(err, "tokenizer: pre-tokenizer \"%.64s\" is not supported (supported: "
-				"default, gpt2, gpt-2, llama-bpe, llama3, llama-v3, qwen2)", pre);
+				"gpt2, llama-bpe, qwen2, smollm, falcon, deepseek-llm, deepseek-coder, "
+				"deepseek-v3, tekken and the aliases docs/tokenizers.md lists)", pre);
 			return INF_TEXT_EUNSUPPORTED;
 		}
+		t->pre = pre ? pre_names[i].pre : INF_PRE_GPT2;
+		t->ignore_merges = pre && pre_names[i].ignore_merges;
+		t->bos_by_default = t->ignore_merges;
 		if (s->add_space_prefix == 1) {
 			inf_text_set_err(err, "tokenizer: add_space_prefix=1 is not supported for \"gpt2\" "
 				"tokenizers");
@@ -607,8 +653,10 @@ int inf_tokenizer_create(const struct inf_vocab_spec *spec, struct inf_tokenizer
 	t->pad = spec->pad_id, t->eot = spec->eot_id;
 	add_eog(t, t->eos);
 	add_eog(t, t->eot);
-	/* Without the metadata: BOS when the vocabulary has one, never EOS. */
-	t->add_bos = spec->add_bos == -1 ? spec->bos_id >= 0 : spec->add_bos == 1;
+	/* Without the metadata: BOS when the vocabulary has one and llama.cpp
+	 * adds it by default for this kind (SentencePiece, and the byte-level
+	 * Llama 3, Falcon 3 and Tekken lists), never EOS. */
+	t->add_bos = spec->add_bos == -1 ? t->bos_by_default && spec->bos_id >= 0 : spec->add_bos == 1;
 	t->add_eos = spec->add_eos == 1;
 	*out = t;
 	return 0;
@@ -641,6 +689,12 @@ int32_t inf_tokenizer_bos(const struct inf_tokenizer *t)
 int32_t inf_tokenizer_eos(const struct inf_tokenizer *t)
 {
 	return t->eos;
+}
+
+enum inf_pre inf_tokenizer_pre(const struct inf_tokenizer *t, bool *ignore_merges)
+{
+	*ignore_merges = t->ignore_merges;
+	return t->pre;
 }
 
 bool inf_tokenizer_adds_space_prefix(const struct inf_tokenizer *t)

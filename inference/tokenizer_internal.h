@@ -27,6 +27,11 @@ struct inf_cp_table {
 extern const struct inf_cp_table inf_unicode_letter; /* \p{L} */
 extern const struct inf_cp_table inf_unicode_number; /* \p{N} */
 extern const struct inf_cp_table inf_unicode_space;  /* ECMAScript \s */
+extern const struct inf_cp_table inf_unicode_punct;  /* \p{P} */
+extern const struct inf_cp_table inf_unicode_symbol; /* \p{S} */
+extern const struct inf_cp_table inf_unicode_mark;   /* \p{M} */
+extern const struct inf_cp_table inf_unicode_lower;  /* \p{Ll} */
+extern const struct inf_cp_table inf_unicode_upper;  /* \p{Lu} and \p{Lt} */
 
 bool inf_cp_in(const struct inf_cp_table *t, uint32_t cp);
 
@@ -43,16 +48,28 @@ size_t inf_utf8_put(uint32_t cp, char out[4]);
  * (NUL-terminated; *out_len without it), or NULL when out of memory. */
 char *inf_utf8_replace_invalid(const char *s, size_t len, size_t *out_len);
 
-/* The byte-level BPE pre-tokenizers, each the hand-written equivalent of one
- * regular expression (docs/tokenizers.md has them). */
+/* The byte-level BPE pre-tokenizers: each a list of regular expressions
+ * (docs/tokenizers.md has them), every one written out by hand. */
 enum inf_pre {
-	INF_PRE_GPT2,   /* "default"/"gpt2": GPT-2's expression */
-	INF_PRE_LLAMA3, /* "llama-bpe"/"llama3": Llama 3's, digits in groups of 1-3 */
-	INF_PRE_QWEN2,  /* "qwen2": Llama 3's with single digits */
+	INF_PRE_GPT2,      /* "default"/"gpt2"/"mpt"/"olmo"...: GPT-2's expression */
+	INF_PRE_LLAMA3,    /* "llama-bpe"/"llama3": Llama 3's, digits in groups of 1-3 */
+	INF_PRE_QWEN2,     /* "qwen2"/"deepseek-r1-qwen": Llama 3's with single digits */
+	INF_PRE_STARCODER, /* "smollm"/"starcoder"/"refact"/"command-r"...: digits apart, then GPT-2's */
+	INF_PRE_FALCON,    /* "falcon": punctuation runs, GPT-2's, groups of three ASCII digits */
+	INF_PRE_DEEPSEEK_LLM,   /* "deepseek-llm" */
+	INF_PRE_DEEPSEEK_CODER, /* "deepseek-coder" */
+	INF_PRE_DEEPSEEK3,      /* "deepseek-v3" */
+	INF_PRE_TEKKEN,    /* "tekken" (Mistral Nemo): words split at case changes */
+	INF_PRE_COUNT
 };
 
 /* Splits cps[0..n) into words; ends[i] is the index one past word i (ends
- * has room for n). Returns the number of words. */
+ * has room for n). Returns the number of words. Allocates nothing. */
 size_t inf_pretokenize(enum inf_pre pre, const uint32_t *cps, size_t n, size_t *ends);
+
+/* The pre-tokenizer a byte-level BPE tokenizer uses, and whether it takes a
+ * word that is a token whole (for the tests of the name mapping). */
+struct inf_tokenizer;
+enum inf_pre inf_tokenizer_pre(const struct inf_tokenizer *t, bool *ignore_merges);
 
 #endif

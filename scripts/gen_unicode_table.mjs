@@ -1,5 +1,7 @@
 // Writes inference/tokenizer_unicode.c: the Unicode categories the byte-level
-// BPE pre-tokenizers need (\p{L}, \p{N} and ECMAScript's \s), as sorted code
+// BPE pre-tokenizers need (\p{L}, \p{N}, ECMAScript's \s, and \p{P}, \p{S},
+// \p{M} for the DeepSeek and Falcon ones, \p{Ll} and [\p{Lu}\p{Lt}] for
+// Tekken's), as sorted code
 // point ranges. Generated from this Node's own regular expressions so that
 // the C pre-tokenizer classifies characters exactly as the llama3-tokenizer-js
 // oracle (which runs on the same Node) does. Run: node scripts/gen_unicode_table.mjs
@@ -11,6 +13,11 @@ const classes = [
 	['letter', /^\p{L}$/u],
 	['number', /^\p{N}$/u],
 	['space', /^\s$/u],
+	['punct', /^\p{P}$/u],
+	['symbol', /^\p{S}$/u],
+	['mark', /^\p{M}$/u],
+	['lower', /^\p{Ll}$/u],
+	['upper', /^[\p{Lu}\p{Lt}]$/u],
 ];
 
 function ranges(re) {
@@ -43,6 +50,11 @@ for (const [name, re] of classes) {
 c += 'const struct inf_cp_table inf_unicode_letter = {letter_ranges, sizeof letter_ranges / sizeof letter_ranges[0]};\n';
 c += 'const struct inf_cp_table inf_unicode_number = {number_ranges, sizeof number_ranges / sizeof number_ranges[0]};\n';
 c += 'const struct inf_cp_table inf_unicode_space = {space_ranges, sizeof space_ranges / sizeof space_ranges[0]};\n';
+c += 'const struct inf_cp_table inf_unicode_punct = {punct_ranges, sizeof punct_ranges / sizeof punct_ranges[0]};\n';
+c += 'const struct inf_cp_table inf_unicode_symbol = {symbol_ranges, sizeof symbol_ranges / sizeof symbol_ranges[0]};\n';
+c += 'const struct inf_cp_table inf_unicode_mark = {mark_ranges, sizeof mark_ranges / sizeof mark_ranges[0]};\n';
+c += 'const struct inf_cp_table inf_unicode_lower = {lower_ranges, sizeof lower_ranges / sizeof lower_ranges[0]};\n';
+c += 'const struct inf_cp_table inf_unicode_upper = {upper_ranges, sizeof upper_ranges / sizeof upper_ranges[0]};\n';
 const out = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'inference', 'tokenizer_unicode.c');
 writeFileSync(out, c);
 console.log(`wrote ${out}`);

@@ -1,7 +1,8 @@
 /*
  * libFuzzer target for the tokenizers: any bytes go through a small built-in
  * SentencePiece vocabulary (with byte fallback) and a byte-level BPE one
- * (twice: with every byte, and without tokens for bytes 0xF5-0xFF).
+ * (with every byte, once per pre-tokenizer list, and without tokens for
+ * bytes 0xF5-0xFF).
  * Nothing may crash; every id is in range; detokenizing gives the input back
  * (SentencePiece: but for its space prefix, and for U+2581 which stands for
  * a space; byte-level BPE: always, control tokens rendered, but for the bytes
@@ -18,6 +19,11 @@
 #include "tokenizer_internal.h"
 
 static struct inf_tokenizer *spm, *bpe, *bpe_gaps;
+
+/* The byte-level vocabulary again with each other pre-tokenizer list. */
+static const char *other_pres[] = {"gpt2", "qwen2", "smollm", "falcon", "deepseek-llm",
+	"deepseek-coder", "deepseek-v3", "tekken"};
+static struct inf_tokenizer *bpe_pre[sizeof other_pres / sizeof other_pres[0]];
 static int32_t spm_user_token; /* <|x|>: text after it gets a space prefix again */
 
 static void build(void)
@@ -82,6 +88,12 @@ static void build(void)
 	if (inf_tokenizer_create(&s, &bpe, err))
 		abort();
 
+	for (size_t i = 0; i < sizeof other_pres / sizeof other_pres[0]; i++) {
+		s.pre = other_pres[i];
+		if (inf_tokenizer_create(&s, &bpe_pre[i], err))
+			abort();
+	}
+
 	/* The same without tokens for bytes 0xF5-0xFF (as GPT-NeoX's vocabulary
 	 * lacks bytes that never occur in UTF-8), GPT-2's pre-tokenizer. */
 	uint32_t m = 0;
@@ -128,7 +140,7 @@ static void check(struct inf_tokenizer *t, const uint8_t *data, size_t size, boo
 		if (o - skip != size || memcmp(back + skip, data, size) != 0)
 			abort();
 	}
-	if (!is_spm && t == bpe && (o != size || memcmp(back, data, size) != 0))
+	if (!is_spm && t != bpe_gaps && (o != size || memcmp(back, data, size) != 0))
 		abort();
 	if (t == bpe_gaps) { /* the input but for the bytes without a token */
 		size_t k = 0;
@@ -140,6 +152,34 @@ static void check(struct inf_tokenizer *t, const uint8_t *data, size_t size, boo
 	}
 	free(ids);
 	free(back);
+}
+
+/* Every list on the decoded input directly: words in order, none empty,
+ * covering it all. */
+static void check_pretokenizers(const uint8_t *data, size_t size)
+{
+	uint32_t *cps = malloc((size + 1) * sizeof *cps);
+	size_t *ends = malloc((size + 1) * sizeof *ends), n = 0;
+
+	for (size_t i = 0; i < size;) {
+		i += inf_utf8_next(data + i, size - i, &cps[n]);
+		n++;
+	}
+	for (int pre = 0; pre < INF_PRE_COUNT; pre++) {
+		size_t words = inf_pretokenize((enum inf_pre)pre, cps, n, ends), prev = 0;
+
+		if (words > n || (n && !words))
+			abort();
+		for (size_t w = 0; w < words; w++) {
+			if (ends[w] <= prev)
+				abort();
+			prev = ends[w];
+		}
+		if (prev != n)
+			abort();
+	}
+	free(cps);
+	free(ends);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -155,5 +195,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check(spm, data, size, flags & 1, flags & 2, true);
 	check(bpe, data, size, false, flags & 2, false);
 	check(bpe_gaps, data, size, false, flags & 2, false);
+	for (size_t i = 0; i < sizeof bpe_pre / sizeof bpe_pre[0]; i++)
+		check(bpe_pre[i], data, size, false, flags & 2, false);
+	check_pretokenizers(data, size);
 	return 0;
 }

@@ -304,6 +304,91 @@ static void templates_beyond_their_family(void)
 	free(t);
 }
 
+/* DeepSeek-R1-Distill (Qwen and Llama share the template), worked out by
+ * hand from the Jinja: bos, the LAST system message's content, user turns
+ * as <｜User｜>x, assistant turns as <｜Assistant｜>y<｜end▁of▁sentence｜>
+ * with y's text up to its last </think> dropped, and <｜Assistant｜><think>\n
+ * as the generation prompt. */
+#define DS_U "<\xEF\xBD\x9CUser\xEF\xBD\x9C>"
+#define DS_A "<\xEF\xBD\x9C" "Assistant\xEF\xBD\x9C>"
+#define DS_E "<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>"
+#define DS_BOS "<\xEF\xBD\x9C" "begin\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>"
+
+static void deepseek_r1_distill(void)
+{
+	static const struct inf_chat_message think[] = {
+		{"system", "A"}, {"user", "Q1"},
+		{"assistant", "<think>\nfirst</think> mid </think>\n\nAnswer"},
+		{"system", "B"}, {"user", "Q2"},
+	};
+	char *t, *out = NULL, *p, err[INF_TEXT_ERR_MAX] = "";
+
+	expect("deepseek_r1_distill", INF_CHAT_DEEPSEEK_R1, conv_a, 6, true, DS_BOS, DS_E,
+	       DS_BOS "You are a helpful assistant" DS_U "Hello" DS_A "Hi there" DS_E DS_U
+	       "Who are you" DS_A "   I am an assistant   " DS_E DS_U "Another question" DS_A
+	       "<think>\n");
+	expect("deepseek_r1_distill", INF_CHAT_DEEPSEEK_R1, think, 5, false, DS_BOS, DS_E,
+	       DS_BOS "B" DS_U "Q1" DS_A "\n\nAnswer" DS_E DS_U "Q2");
+	/* without a system message: bos, then the first turn */
+	expect("deepseek_r1_distill", INF_CHAT_DEEPSEEK_R1, conv_b + 1, 1, true, DS_BOS, DS_E,
+	       DS_BOS DS_U "Hello, how are you?" DS_A "<think>\n");
+	CHECK(strcmp(inf_chat_family_name(INF_CHAT_DEEPSEEK_R1), "deepseek-r1") == 0);
+
+	/* The first release of the template: a plain prompt and (before the
+	 * split was added) the assistant's text as it is. */
+	t = load("deepseek_r1_distill");
+	p = strstr(t, DS_A "<think>\\n");
+	CHECK(p != NULL);
+	if (p)
+		memmove(p + strlen(DS_A), p + strlen(DS_A "<think>\\n"),
+			strlen(p + strlen(DS_A "<think>\\n")) + 1);
+	p = strstr(t, "content.split('</think>')[-1]");
+	CHECK(p != NULL);
+	if (p)
+		p[0] = 'C'; /* no split */
+	CHECK_EQ(inf_chat_detect(t), INF_CHAT_DEEPSEEK_R1);
+	CHECK_EQ(inf_chat_apply_template(t, think, 5, true, DS_BOS, DS_E, &out, err), 0);
+	CHECK(out && strcmp(out, DS_BOS "B" DS_U "Q1" DS_A "<think>\nfirst</think> mid </think>\n\nAnswer"
+			     DS_E DS_U "Q2" DS_A) == 0);
+	free(out);
+	free(t);
+
+	/* llama.cpp's edited copy closes <think> unless enable_thinking, and
+	 * R1-0528's puts the assistant marker after each user turn: both
+	 * render otherwise, so they are not this family */
+	t = load("deepseek_r1_distill");
+	p = realloc(t, strlen(t) + 64);
+	if (p) {
+		t = p;
+		strcat(t, "{% if not enable_thinking %}</think>{% endif %}");
+		CHECK_EQ(inf_chat_detect(t), INF_CHAT_UNKNOWN);
+	}
+	free(t);
+	t = load("deepseek_r1_distill");
+	p = realloc(t, strlen(t) + 64);
+	if (p) {
+		t = p;
+		strcat(t, "{% set ns.is_first_sp = false %}");
+		CHECK_EQ(inf_chat_detect(t), INF_CHAT_UNKNOWN);
+	}
+	free(t);
+	t = load("deepseek_r1_distill");
+	p = strstr(t, "{{'" DS_U "' + message['content']}}");
+	CHECK(p != NULL);
+	if (p) {
+		static const char r1_0528[] = "{{'" DS_U "' + content + '" DS_A "'}}";
+		size_t old = strlen("{{'" DS_U "' + message['content']}}");
+		char *u = malloc(strlen(t) + sizeof r1_0528);
+
+		if (u) {
+			sprintf(u, "%.*s%s%s", (int)(p - t), t, r1_0528, p + old);
+			CHECK_EQ(inf_chat_detect(u), INF_CHAT_UNKNOWN);
+			free(u);
+		}
+	}
+	free(t);
+}
+
 static void unknown_templates_are_errors(void)
 {
 	static const char *const unknown[] = {"vicuna", "phi3_mini", "phi4"};
@@ -356,6 +441,7 @@ int main(void)
 	RUN(inst_families);
 	RUN(zephyr_gemma_phi3);
 	RUN(templates_beyond_their_family);
+	RUN(deepseek_r1_distill);
 	RUN(unknown_templates_are_errors);
 	RUN(bad_messages_are_rejected);
 	return check_summary();

@@ -231,6 +231,51 @@ static void specials_bos_eos_and_parse_special(void)
 	inf_tokenizer_free(t);
 }
 
+static struct vb bpe_vocab; /* below */
+
+/* add_bos_token absent: BOS for SentencePiece and for the byte-level lists
+ * llama.cpp gives it to (Llama 3, Falcon 3, Tekken), not for the others
+ * (SmolLM's, Qwen's, GPT-2's...); present: as it says. */
+static void bos_by_default_as_llama_cpp(void)
+{
+	static const struct {
+		const char *model, *pre;
+		int add_bos;
+		bool bos;
+	} cases[] = {
+		{"llama", NULL, -1, true}, {"gpt2", "llama-bpe", -1, true}, {"gpt2", "falcon3", -1, true},
+		{"gpt2", "tekken", -1, true}, {"gpt2", "smollm", -1, false}, {"gpt2", "qwen2", -1, false},
+		{"gpt2", NULL, -1, false}, {"gpt2", "deepseek-llm", -1, false},
+		{"gpt2", "smollm", 1, true}, {"gpt2", "llama-bpe", 0, false}, {"llama", NULL, 0, false},
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		bool spm = strcmp(cases[i].model, "llama") == 0;
+		struct inf_vocab_spec s = spec_of(spm ? &spm_vocab : &bpe_vocab, cases[i].model,
+						  cases[i].pre);
+		struct inf_tokenizer *t;
+		int32_t ids[8];
+		size_t n;
+
+		if (!spm)
+			s.scores = NULL;
+		s.bos_id = spm ? 1 : 'x';
+		s.add_bos = cases[i].add_bos;
+		s.add_space_prefix = spm ? 0 : -1;
+		t = make(s);
+		if (!t)
+			continue;
+		n = tok(t, "a", true, false, ids);
+		if ((n == 2 && ids[0] == s.bos_id) != cases[i].bos) {
+			fprintf(stderr, "%s/%s add_bos %d: %zu ids, BOS %s\n", cases[i].model,
+				cases[i].pre ? cases[i].pre : "-", cases[i].add_bos, n,
+				cases[i].bos ? "missing" : "added");
+			check_failures++;
+		}
+		inf_tokenizer_free(t);
+	}
+}
+
 /* Ends of turn that no id names (Gemma's <end_of_turn>, Phi-3's <|end|>)
  * are found by their text, as llama.cpp does, and made control tokens. */
 static void end_of_turn_tokens_found_by_text(void)
@@ -391,11 +436,54 @@ static void pretokenizer_splits(void)
 		{INF_PRE_QWEN2, "a 123", {"a", " ", "1", "2", "3"}},
 		{INF_PRE_GPT2, "I'M  ok 42x", {"I", "'", "M", " ", " ok", " 42", "x"}},
 		{INF_PRE_LLAMA3, "I'M x\r\n\ty", {"I", "'M", " x", "\r\n", "\ty"}},
+		/* The lists below, worked out by hand from their expressions
+		 * (docs/tokenizers.md). smollm/starcoder: \p{N} first, so
+		 * " 22" is no word of GPT-2's; the pieces "x " and " " keep
+		 * their spaces (no text follows within the piece). */
+		{INF_PRE_STARCODER, "a1 22b's  x", {"a", "1", " ", "2", "2", "b", "'s", " ", " x"}},
+		{INF_PRE_STARCODER, "x 2\n", {"x", " ", "2", "\n"}},
+		/* falcon: punctuation runs (ASCII symbols too, not U+20AC),
+		 * GPT-2's, then [0-9]{3} out of " 12345" */
+		{INF_PRE_FALCON, "Hi, you 12345!?x", {"Hi", ",", " you", " ", "123", "45", "!?", "x"}},
+		{INF_PRE_FALCON, "a+=b \xE2\x82\xAC" "5", {"a", "+=", "b", " \xE2\x82\xAC", "5"}},
+		/* deepseek-llm: [\r\n]; \s?letters (not CJK); \s?[!-/:-~...]
+		 * (the comma); \s+$ (the last piece); CJK; \p{N}+ */
+		{INF_PRE_DEEPSEEK_LLM, "Hello, \xE4\xB8\x96\xE7\x95\x8C 42\n  ",
+		 {"Hello", ",", " ", "\xE4\xB8\x96\xE7\x95\x8C", " ", "42", "\n", "  "}},
+		{INF_PRE_DEEPSEEK_LLM, "a bc  d", {"a", " bc", " ", " d"}},
+		/* U+00D7 is in none of its classes (U+20AC would be: its "CJK"
+		 * class runs from U+0800): only \s+$ splits the spaces off */
+		{INF_PRE_DEEPSEEK_LLM, "x \xC3\x97  ", {"x", " \xC3\x97", "  "}},
+		{INF_PRE_DEEPSEEK_LLM, "x \xE2\x82\xAC  ", {"x", " ", "\xE2\x82\xAC", "  "}},
+		/* deepseek-coder: '=' is a symbol (no \p{P}), digits one by one,
+		 * a tab before Cyrillic letters is their \s? */
+		{INF_PRE_DEEPSEEK_CODER, "if (x1 == 23):\n\t\xD0\xBF\xD1\x80\xD0\xB8",
+		 {"if", " (", "x", "1", " == ", "2", "3", "):", "\n", "\t\xD0\xBF\xD1\x80\xD0\xB8"}},
+		/* deepseek-v3: \p{N}{1,3}; CJK; then "'s" and "(foo" by the first
+		 * alternative, " (" by ' ?[\p{P}\p{S}]+', ")!\n\n" with its
+		 * newlines; digits match nothing of the third and stay whole */
+		{INF_PRE_DEEPSEEK3, "Hello 12345 \xE4\xB8\x96\xE7\x95\x8C's (foo)!\n\n",
+		 {"Hello", " ", "123", "45", " ", "\xE4\xB8\x96\xE7\x95\x8C", "'s", " (", "foo", ")!\n\n"}},
+		{INF_PRE_DEEPSEEK3, "x(foo 1", {"x", "(foo", " ", "1"}},
+		/* a combining mark stays in its word (\p{M}), unlike Llama 3's */
+		{INF_PRE_DEEPSEEK3, "a\xCC\x81" "b c", {"a\xCC\x81" "b", " c"}},
+		{INF_PRE_LLAMA3, "a\xCC\x81" "b c", {"a", "\xCC\x81" "b", " c"}},
+		/* tekken: upper then lower letters make a word, a run of upper
+		 * ones alone another; marks go with the letters; [\r\n/]* after
+		 * punctuation */
+		{INF_PRE_TEKKEN, "HTTPServer getXMLHttp abcDEF a\xCC\x81" "B!/\n",
+		 {"HTTPServer", " get", "XMLHttp", " abc", "DEF", " a\xCC\x81", "B", "!/\n"}},
+		{INF_PRE_TEKKEN, "x//\n/y 12", {"x", "//\n/", "y", " ", "1", "2"}},
+		/* U*W+ gives back the A to let the modifier letter (Lm, in both
+		 * classes) end the first word */
+		{INF_PRE_TEKKEN, "\xCA\xB0" "A!", {"\xCA\xB0", "A", "!"}},
 	};
 
 	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
 		uint32_t cps[64];
 		size_t offs[65], ends[64], n = 0, len = strlen(cases[c].text), words, start = 0;
+
+		CHECK(len < 64);
 
 		for (size_t i = 0; i < len;) {
 			offs[n] = i;
@@ -417,6 +505,103 @@ static void pretokenizer_splits(void)
 			start = ends[w];
 		}
 		CHECK(cases[c].words[words] == NULL);
+	}
+}
+
+static void expect_error(struct inf_vocab_spec s, int code, const char *msg);
+
+/* Every pre-tokenizer on random text: the words cover the input in order,
+ * none empty, so the lists' in-place splitting (ends[] holds the pieces of
+ * one stage while the next one writes) never loses or reorders a piece; and
+ * 3,000 digits give the number of words each list's digit rule says. */
+static void pretokenizers_cover_the_text(void)
+{
+	static const uint32_t alphabet[] = {'a', 'Z', ' ', ' ', '\n', '\r', '\t', '1', '2', '\'', 's',
+		',', '(', '+', '~', 0x4E16, 0x0301, 0x00E9, 0x0660, 0x3000, 0x00A0, 0xFF01, 0x20AC,
+		0x0416, 0xAC00, 0x3042, INF_CP_INVALID, 0x1F600};
+	enum { N = 3000 };
+	static uint32_t cps[N];
+	static size_t ends[N];
+	uint32_t seed = 12345;
+
+	for (int pre = 0; pre < INF_PRE_COUNT; pre++) {
+		for (int round = 0; round < 20; round++) {
+			size_t n = round == 0 ? N : (size_t)(seed % 200) + 1, words, prev = 0;
+
+			for (size_t i = 0; i < n; i++) {
+				seed = seed * 1103515245u + 12345u;
+				cps[i] = round == 0 ? '7' : alphabet[(seed >> 16) % (sizeof alphabet / sizeof alphabet[0])];
+			}
+			words = inf_pretokenize((enum inf_pre)pre, cps, n, ends);
+			CHECK(words >= 1 && words <= n);
+			for (size_t w = 0; w < words; w++) {
+				CHECK(ends[w] > prev);
+				prev = ends[w];
+			}
+			CHECK_EQ(prev, n);
+			/* all digits: the lists with \p{N} make one word per
+			 * digit (smollm, deepseek-coder, tekken) or per three */
+			if (round == 0 && (pre == INF_PRE_STARCODER || pre == INF_PRE_DEEPSEEK_CODER ||
+					   pre == INF_PRE_TEKKEN))
+				CHECK_EQ(words, N);
+			if (round == 0 && (pre == INF_PRE_LLAMA3 || pre == INF_PRE_DEEPSEEK3 ||
+					   pre == INF_PRE_FALCON))
+				CHECK_EQ(words, N / 3);
+			if (round == 0 && (pre == INF_PRE_GPT2 || pre == INF_PRE_DEEPSEEK_LLM))
+				CHECK_EQ(words, 1);
+		}
+	}
+}
+
+/* Each tokenizer.ggml.pre value gets its list, as llama.cpp maps them. */
+static void pre_names_map_to_their_lists(void)
+{
+	static const struct {
+		const char *name;
+		enum inf_pre pre;
+		bool ignore_merges;
+	} cases[] = {
+		{NULL, INF_PRE_GPT2, false}, {"default", INF_PRE_GPT2, false},
+		{"gpt2", INF_PRE_GPT2, false}, {"gpt-2", INF_PRE_GPT2, false},
+		{"mpt", INF_PRE_GPT2, false}, {"olmo", INF_PRE_GPT2, false},
+		{"jais", INF_PRE_GPT2, false}, {"phi-2", INF_PRE_GPT2, false},
+		{"llama-bpe", INF_PRE_LLAMA3, true}, {"llama3", INF_PRE_LLAMA3, true},
+		{"llama-v3", INF_PRE_LLAMA3, true}, {"falcon3", INF_PRE_LLAMA3, true},
+		{"dbrx", INF_PRE_LLAMA3, false}, {"smaug-bpe", INF_PRE_LLAMA3, false},
+		{"qwen2", INF_PRE_QWEN2, false}, {"deepseek-r1-qwen", INF_PRE_QWEN2, false},
+		{"stablelm2", INF_PRE_QWEN2, false}, {"megrez", INF_PRE_QWEN2, false},
+		{"smollm", INF_PRE_STARCODER, false}, {"starcoder", INF_PRE_STARCODER, false},
+		{"refact", INF_PRE_STARCODER, false}, {"command-r", INF_PRE_STARCODER, false},
+		{"codeshell", INF_PRE_STARCODER, false}, {"exaone", INF_PRE_STARCODER, false},
+		{"minerva-7b", INF_PRE_STARCODER, false}, {"falcon", INF_PRE_FALCON, false},
+		{"deepseek-llm", INF_PRE_DEEPSEEK_LLM, false},
+		{"deepseek-coder", INF_PRE_DEEPSEEK_CODER, false},
+		{"deepseek-v3", INF_PRE_DEEPSEEK3, false}, {"tekken", INF_PRE_TEKKEN, true},
+	};
+	static const char *unsupported[] = {"Tekken", "chameleon", "viking", "bloom", "poro-chat",
+		"chatglm-bpe", "gpt3-finnish", "Smollm", "smollm ", ""};
+	struct inf_vocab_spec s = spec_of(&bpe_vocab, "gpt2", NULL), b;
+	char msg[96];
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct inf_tokenizer *t;
+		bool im = !cases[i].ignore_merges;
+
+		b = s, b.pre = cases[i].name;
+		t = make(b);
+		if (!t)
+			continue;
+		if (inf_tokenizer_pre(t, &im) != cases[i].pre || im != cases[i].ignore_merges) {
+			fprintf(stderr, "pre \"%s\": list %d ignore_merges %d\n",
+				cases[i].name ? cases[i].name : "(absent)", (int)inf_tokenizer_pre(t, &im), im);
+			check_failures++;
+		}
+		inf_tokenizer_free(t);
+	}
+	for (size_t i = 0; i < sizeof unsupported / sizeof unsupported[0]; i++) {
+		b = s, b.pre = unsupported[i];
+		snprintf(msg, sizeof msg, "pre-tokenizer \"%s\" is not supported", unsupported[i]);
+		expect_error(b, INF_TEXT_EUNSUPPORTED, msg);
 	}
 }
 
@@ -479,8 +664,8 @@ static void bad_vocabularies_are_rejected_by_name(void)
 	spm_vocab.types[5] = bad_type;
 
 	s = spec_of(&bpe_vocab, "gpt2", "llama-bpe");
-	b = s, b.pre = "deepseek-llm";
-	expect_error(b, INF_TEXT_EUNSUPPORTED, "pre-tokenizer \"deepseek-llm\"");
+	b = s, b.pre = "viking";
+	expect_error(b, INF_TEXT_EUNSUPPORTED, "pre-tokenizer \"viking\" is not supported");
 	b = s, b.add_space_prefix = 1;
 	expect_error(b, INF_TEXT_EUNSUPPORTED, "add_space_prefix=1");
 	bpe_vocab.merges[0] = "bc";
@@ -502,11 +687,14 @@ int main(void)
 	RUN(spm_unknown_without_byte_tokens);
 	RUN(spm_pieces_spanning_a_space);
 	RUN(specials_bos_eos_and_parse_special);
+	RUN(bos_by_default_as_llama_cpp);
 	RUN(end_of_turn_tokens_found_by_text);
 	RUN(output_buffer_too_small_says_how_many);
 	RUN(bpe_merges_lowest_rank_first);
 	RUN(bpe_bytes_without_a_token_are_dropped);
 	RUN(pretokenizer_splits);
+	RUN(pretokenizers_cover_the_text);
+	RUN(pre_names_map_to_their_lists);
 	RUN(utf8_replacement_matches_whatwg);
 	RUN(bad_vocabularies_are_rejected_by_name);
 	return check_summary();
