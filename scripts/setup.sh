@@ -45,7 +45,8 @@ if [ ! -f "$stamp" ] || ! cmp -s "$lock" "$stamp"; then
   cp "$lock" "$stamp"
 fi
 
-# The tokenizer oracles (llama-tokenizer-js, llama3-tokenizer-js), pinned by
+# The tokenizer oracles (llama-tokenizer-js, llama3-tokenizer-js, and Hugging Face's
+# tokenizers library through @anush008/tokenizers for the pre-tokenizers), pinned by
 # tests/tokenizer-oracle/package-lock.json.
 lock=tests/tokenizer-oracle/package-lock.json
 stamp=tests/tokenizer-oracle/node_modules/.tether-lock
