@@ -99,9 +99,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			static const char text[] = "Hello world! <s> \xe2\x96\x81 12345 \xff\xfe";
 			int32_t ids[128];
 			size_t n;
-			REQUIRE(inf_model_tokenize(m, text, sizeof text - 1, true, true, ids, 128, &n, err) == 0);
-			for (size_t i = 0; i < n && i < 128; i++)
-				REQUIRE(ids[i] >= 0 && (uint32_t)ids[i] < info.n_vocab);
+			/* a vocabulary that cannot spell some byte of the text (no
+			 * <0xXX> token for it, no unknown token) is an error that says so */
+			memset(err, 0x55, sizeof err);
+			if (inf_model_tokenize(m, text, sizeof text - 1, true, true, ids, 128, &n, err))
+				REQUIRE(memchr(err, 0, sizeof err) && err[0]);
+			else
+				for (size_t i = 0; i < n && i < 128; i++)
+					REQUIRE(ids[i] >= 0 && (uint32_t)ids[i] < info.n_vocab);
 		}
 		struct inf_context_params cp;
 		struct inf_context *c = NULL;
