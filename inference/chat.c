@@ -358,6 +358,10 @@ static int render(enum inf_chat_family f, struct buf *b, const struct inf_chat_m
 		}
 		return 0;
 	case INF_CHAT_MISTRAL_V3:
+	case INF_CHAT_MISTRAL_TEKKEN: {
+		/* v3 and Ministral put a space before a trimmed reply; Nemo does not */
+		bool tekken = f == INF_CHAT_MISTRAL_TEKKEN;
+		bool spaced_reply = !tekken || v->tekken_space_trim;
 		if ((rc = check_alternation(f, msgs, n, true, err)))
 			return rc;
 		if (n && role_is(&msgs[0], "system"))
@@ -365,36 +369,14 @@ static int render(enum inf_chat_family f, struct buf *b, const struct inf_chat_m
 		puts_(b, bos);
 		for (size_t i = start; i < n; i++) {
 			if (role_is(&msgs[i], "user")) {
-				puts_(b, "[INST] ");
+				puts_(b, tekken ? "[INST]" : "[INST] ");
 				if (system && i == n - 1) { /* only on the very last message */
 					puts_(b, system);
 					puts_(b, "\n\n");
 				}
 				puts_(b, msgs[i].content);
 				puts_(b, "[/INST]");
-			} else {
-				puts_(b, " ");
-				put_trimmed(b, msgs[i].content);
-				puts_(b, eos);
-			}
-		}
-		return 0;
-	case INF_CHAT_MISTRAL_TEKKEN:
-		if ((rc = check_alternation(f, msgs, n, true, err)))
-			return rc;
-		if (n && role_is(&msgs[0], "system"))
-			system = msgs[0].content, start = 1;
-		puts_(b, bos);
-		for (size_t i = start; i < n; i++) {
-			if (role_is(&msgs[i], "user")) {
-				puts_(b, "[INST]");
-				if (system && i == n - 1) { /* only on the very last message */
-					puts_(b, system);
-					puts_(b, "\n\n");
-				}
-				puts_(b, msgs[i].content);
-				puts_(b, "[/INST]");
-			} else if (v->tekken_space_trim) { /* Ministral */
+			} else if (spaced_reply) {
 				puts_(b, " ");
 				put_trimmed(b, msgs[i].content);
 				puts_(b, eos);
@@ -404,6 +386,7 @@ static int render(enum inf_chat_family f, struct buf *b, const struct inf_chat_m
 			}
 		}
 		return 0;
+	}
 	case INF_CHAT_ZEPHYR:
 		for (size_t i = 0; i < n; i++) {
 			puts_(b, "<|");
