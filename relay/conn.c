@@ -7,33 +7,65 @@
 
 #include "internal.h"
 
-struct relay_conn *relay_conn_new(struct relay_server *srv,
+struct relay_conn *relay_conn_new(struct relay_conn_env *env,
 				  const struct relay_transport_ops *ops, void *transport)
 {
 	struct relay_conn *c = calloc(1, sizeof *c);
 	if (!c)
 		return NULL;
-	c->srv = srv;
+	c->env = env;
 	c->ops = ops;
 	c->transport = transport;
-	relay_server_add_conn(srv, c);
+	c->id = ++env->next_conn_id;
+	if (env->opened)
+		env->opened(env->arg, c);
 	return c;
 }
 
 void relay_conn_free(struct relay_conn *c)
 {
 	struct relay_out *o;
-	relay_pty_conn_gone(c);
-	relay_hooks_conn_gone(relay_server_hooks(c->srv), c);
+	/* Each gone removes its channel (and may send to other connections). */
+	while (c->chans)
+		c->chans->ops->gone(c->chans);
 	while ((o = relay_conn_pop(c)))
 		free(o);
-	relay_server_remove_conn(c->srv, c);
+	if (c->env->closed)
+		c->env->closed(c->env->arg, c);
 	free(c);
+}
+
+void relay_chan_add(struct relay_conn *c, struct relay_chan *ch, const struct relay_chan_ops *ops,
+		    bool with_id)
+{
+	ch->ops = ops;
+	ch->conn = c;
+	ch->id = with_id ? ++c->last_chan_id : 0;
+	ch->next = c->chans;
+	c->chans = ch;
+}
+
+void relay_chan_remove(struct relay_chan *ch)
+{
+	struct relay_chan **pp;
+	for (pp = &ch->conn->chans; *pp && *pp != ch; pp = &(*pp)->next)
+		;
+	if (*pp)
+		*pp = ch->next;
+	ch->next = NULL;
+}
+
+struct relay_chan *relay_conn_chan(struct relay_conn *c, uint32_t id)
+{
+	for (struct relay_chan *ch = c->chans; ch; ch = ch->next)
+		if (id && ch->id == id)
+			return ch;
+	return NULL;
 }
 
 static size_t max_queued(const struct relay_conn *c)
 {
-	return (size_t)relay_server_config(c->srv)->max_queued_bytes;
+	return c->env->max_queued_bytes;
 }
 
 bool relay_conn_full(const struct relay_conn *c)
@@ -114,8 +146,14 @@ void relay_conn_sent(struct relay_conn *c, size_t bytes)
 		c->paused = false;
 		c->ops->set_paused(c, false);
 	}
-	if (was_full && c->queued_bytes < max_queued(c) && c->attachments)
-		relay_pty_conn_drained(c);
+	if (was_full && c->queued_bytes < max_queued(c)) {
+		struct relay_chan *ch = c->chans, *next;
+		for (; ch; ch = next) {
+			next = ch->next;   /* drained may end its own channel, never another */
+			if (ch->ops->drained)
+				ch->ops->drained(ch);
+		}
+	}
 }
 
 void relay_conn_close(struct relay_conn *c, int code, const char *reason)

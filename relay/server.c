@@ -1,4 +1,5 @@
-/* The server: configuration, token, listeners, connections, start and stop. */
+/* The server: configuration, token, listeners, the module list, the
+ * connection registry, start and stop. The only file that knows them all. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -20,16 +21,17 @@ struct relay_server {
 	char token[RELAY_TOKEN_HEX + 1];
 	int port;
 	char socket_path[128];
-	char started_at[32];              /* ISO 8601 UTC */
+	char started_at[RELAY_ISO8601_MAX];
 	uint64_t started_ms;
 	struct relay_ws *ws;
 	struct relay_unix *ux;
-	struct relay_pty *pty;
-	struct relay_hooks *hooks;
+	struct relay_core core;           /* hello and status */
+	struct relay_module *modules[RELAY_MAX_MODULES + 1];   /* the core, then the features */
+	size_t n_modules;
+	struct relay_conn_env env;        /* handed to every connection */
+	struct relay_gate gate;           /* what every HTTP request passes */
 	struct relay_conn *conns;         /* all transports */
 	long n_conns;
-	uint64_t next_conn_id;
-	struct relay_backoff backoff;
 	bool stopping;
 	bool socket_activated_unix;       /* systemd owns the socket file */
 	void (*changed)(void *arg);
@@ -40,51 +42,6 @@ struct relay_server {
 	void *done_arg;
 	cJSON *platform;                  /* owned; `status` copies it */
 };
-
-uint64_t relay_now_ms(void)
-{
-	return uv_hrtime() / 1000000;
-}
-
-const struct relay_config *relay_server_config(const struct relay_server *srv)
-{
-	return &srv->cfg;
-}
-
-const char *relay_server_token(const struct relay_server *srv)
-{
-	return srv->token;
-}
-
-struct relay_backoff *relay_server_backoff(struct relay_server *srv)
-{
-	return &srv->backoff;
-}
-
-struct relay_hooks *relay_server_hooks(struct relay_server *srv)
-{
-	return srv->hooks;
-}
-
-struct relay_conn *relay_server_first_conn(struct relay_server *srv)
-{
-	return srv->conns;
-}
-
-long relay_server_conn_count(const struct relay_server *srv)
-{
-	return srv->n_conns;
-}
-
-struct relay_pty *relay_server_pty(struct relay_server *srv)
-{
-	return srv->pty;
-}
-
-bool relay_server_stopping(const struct relay_server *srv)
-{
-	return srv->stopping;
-}
 
 int relay_server_port(const struct relay_server *srv)
 {
@@ -97,39 +54,62 @@ void relay_server_on_change(struct relay_server *srv, void (*changed)(void *arg)
 	srv->changed_arg = arg;
 }
 
-void relay_server_changed(struct relay_server *srv)
+static void changed(struct relay_server *srv)
 {
 	if (srv->changed)
 		srv->changed(srv->changed_arg);
 }
 
+static void server_info(void *arg, struct relay_server_info *out)
+{
+	const struct relay_server *srv = arg;
+	out->pid = (int)getpid();
+	out->port = srv->port;
+	out->socket_path = srv->socket_path;
+	out->uptime_ms = relay_now_ms() - srv->started_ms;
+	out->started_at = srv->started_at;
+	out->connections_ws = srv->ws ? relay_ws_count(srv->ws) : 0;
+	out->connections_unix = srv->ux ? relay_unix_count(srv->ux) : 0;
+}
+
 void relay_server_summary(const struct relay_server *srv, char *buf, size_t len)
 {
 	struct relay_server_info in;
-	relay_server_info(srv, &in);
+	server_info((void *)srv, &in);
 	if (srv->stopping) {
 		snprintf(buf, len, "stopping");
 		return;
 	}
-	snprintf(buf, len, "127.0.0.1:%d; %ld client%s (%ld websocket, %ld unix); %ld terminal%s",
-		 in.port, in.connections_ws + in.connections_unix,
-		 in.connections_ws + in.connections_unix == 1 ? "" : "s", in.connections_ws,
-		 in.connections_unix, in.sessions, in.sessions == 1 ? "" : "s");
+	int n = snprintf(buf, len, "127.0.0.1:%d; %ld client%s (%ld websocket, %ld unix)", in.port,
+			 in.connections_ws + in.connections_unix,
+			 in.connections_ws + in.connections_unix == 1 ? "" : "s", in.connections_ws,
+			 in.connections_unix);
+	for (size_t i = 0; i < srv->n_modules && n > 0 && (size_t)n < len; i++) {
+		struct relay_module *m = srv->modules[i];
+		char part[64];
+		if (!m->ops->summary)
+			continue;
+		m->ops->summary(m, part, sizeof part);
+		n += snprintf(buf + n, len - (size_t)n, "; %s", part);
+	}
 }
 
-void relay_server_add_conn(struct relay_server *srv, struct relay_conn *c)
+/* The connection registry, kept through the callbacks every connection's
+ * env carries. */
+static void conn_opened(void *arg, struct relay_conn *c)
 {
-	c->id = ++srv->next_conn_id;
+	struct relay_server *srv = arg;
 	srv->n_conns++;
 	c->next = srv->conns;
 	if (srv->conns)
 		srv->conns->prev = c;
 	srv->conns = c;
-	relay_server_changed(srv);
+	changed(srv);
 }
 
-void relay_server_remove_conn(struct relay_server *srv, struct relay_conn *c)
+static void conn_closed(void *arg, struct relay_conn *c)
 {
+	struct relay_server *srv = arg;
 	srv->n_conns--;
 	if (c->prev)
 		c->prev->next = c->next;
@@ -138,19 +118,7 @@ void relay_server_remove_conn(struct relay_server *srv, struct relay_conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	c->prev = c->next = NULL;
-	relay_server_changed(srv);
-}
-
-void relay_server_info(const struct relay_server *srv, struct relay_server_info *out)
-{
-	out->pid = (int)getpid();
-	out->port = srv->port;
-	out->socket_path = srv->socket_path;
-	out->uptime_ms = relay_now_ms() - srv->started_ms;
-	out->started_at = srv->started_at;
-	out->connections_ws = srv->ws ? relay_ws_count(srv->ws) : 0;
-	out->connections_unix = srv->ux ? relay_unix_count(srv->ux) : 0;
-	out->sessions = srv->pty ? relay_pty_count(srv->pty) : 0;
+	changed(srv);
 }
 
 /* The TCP listener: 127.0.0.1 only, never 0.0.0.0 or ::. */
@@ -248,24 +216,54 @@ static int check_unix_path(int fd, const char *expected, char err[RELAY_ERR_MAX]
 	return 0;
 }
 
+/* Every module's shutdown (the features'; the core has nothing to end). */
+static void shutdown_modules(struct relay_server *srv)
+{
+	for (size_t i = 0; i < srv->n_modules; i++)
+		srv->modules[i]->ops->shutdown(srv->modules[i]);
+}
+
 int relay_server_start(uv_loop_t *loop, const struct relay_config *cfg,
-		       const struct relay_listen_fds *fds, struct relay_server **out,
-		       char err[RELAY_ERR_MAX])
+		       const struct relay_listen_fds *fds, struct relay_module *const *modules,
+		       size_t n_modules, struct relay_server **out, char err[RELAY_ERR_MAX])
 {
 	struct relay_server *srv = calloc(1, sizeof *srv);
 	int rc, fd;
-	time_t now = time(NULL);
-	struct tm tm;
 
-	if (!srv) {
-		snprintf(err, RELAY_ERR_MAX, "out of memory");
+	if (!srv || n_modules > RELAY_MAX_MODULES) {
+		snprintf(err, RELAY_ERR_MAX, srv ? "more than %d modules" : "out of memory",
+			 RELAY_MAX_MODULES);
+		free(srv);
 		return -ENOMEM;
 	}
 	srv->loop = loop;
 	srv->cfg = *cfg;
 	srv->started_ms = relay_now_ms();
-	gmtime_r(&now, &tm);
-	strftime(srv->started_at, sizeof srv->started_at, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	relay_iso8601_now(srv->started_at, sizeof srv->started_at, false);
+
+	relay_core_init(&srv->core);
+	srv->core.modules = srv->modules + 1;
+	srv->core.n_modules = n_modules;
+	srv->core.max_message_bytes = cfg->max_message_bytes;
+	srv->core.max_queued_bytes = cfg->max_queued_bytes;
+	srv->core.max_connections = cfg->max_connections;
+	srv->core.info = server_info;
+	srv->core.info_arg = srv;
+	srv->modules[srv->n_modules++] = &srv->core.module;
+	for (size_t i = 0; i < n_modules; i++)
+		srv->modules[srv->n_modules++] = modules[i];
+	srv->env = (struct relay_conn_env){
+		.max_queued_bytes = (size_t)cfg->max_queued_bytes,
+		.max_message_bytes = (size_t)cfg->max_message_bytes,
+		.modules = srv->modules,
+		.n_modules = srv->n_modules,
+		.opened = conn_opened,
+		.closed = conn_closed,
+		.arg = srv,
+	};
+	srv->gate.cfg = &srv->cfg;
+	srv->gate.token = srv->token;
+
 	if (relay_runtime_path(srv->socket_path, sizeof srv->socket_path, cfg->runtime_dir,
 			       RELAY_SOCKET_NAME) || strlen(srv->socket_path) >= 108) {
 		snprintf(err, RELAY_ERR_MAX, "runtime dir %s is too long for a unix socket path",
@@ -289,21 +287,21 @@ int relay_server_start(uv_loop_t *loop, const struct relay_config *cfg,
 		rc = fd;
 		goto fail_free;
 	}
-	rc = relay_ws_start(srv, loop, fd, &srv->ws, err);
+	srv->gate.port = srv->port;
+	rc = relay_ws_start(loop, &srv->env, &srv->gate, fd, &srv->ws, err);
 	if (rc) {
 		close(fd);
 		goto fail_free;
 	}
 	srv->socket_activated_unix = fds && fds->unix_fd >= 0;
-	rc = relay_unix_start(srv, loop, srv->socket_path, fds ? fds->unix_fd : -1, &srv->ux, err);
+	rc = relay_unix_start(loop, &srv->env, cfg->max_connections, srv->socket_path,
+			      fds ? fds->unix_fd : -1, &srv->ux, err);
 	if (rc)
 		goto fail_ws;
-	rc = relay_pty_init(srv, loop, &srv->pty);
-	if (!rc)
-		rc = relay_hooks_init(srv, loop, &srv->hooks);
-	if (rc) {
-		snprintf(err, RELAY_ERR_MAX, "out of memory");
-		goto fail_unix;
+	for (size_t i = 0; i < srv->n_modules; i++) {
+		struct relay_module *m = srv->modules[i];
+		if (m->ops->start && (rc = m->ops->start(m, err)))
+			goto fail_unix;
 	}
 	/* The token file first: a client that sees the endpoint can read it. */
 	rc = relay_write_file_atomic(cfg->runtime_dir, RELAY_TOKEN_NAME, srv->token);
@@ -319,7 +317,7 @@ int relay_server_start(uv_loop_t *loop, const struct relay_config *cfg,
 	return 0;
 
 fail_unix:
-	relay_pty_shutdown(srv->pty);
+	shutdown_modules(srv);
 	remove_runtime_files(srv);
 	relay_unix_stop(srv->ux);
 fail_ws:
@@ -328,6 +326,7 @@ fail_ws:
 	 * start, so the few bytes of srv are not worth a deferred free. */
 	return rc;
 fail_free:
+	shutdown_modules(srv);
 	free(srv);
 	return rc;
 }
@@ -354,17 +353,18 @@ static void stop_tick(uv_timer_t *t)
 	/* Clients had their chance; now the transports tear down what is left. */
 	relay_ws_stop(srv->ws);
 	relay_unix_stop(srv->ux);
-	if (!relay_ws_stopped(srv->ws) || !relay_unix_stopped(srv->ux) ||
-	    !relay_pty_stopped(srv->pty) || !relay_hooks_stopped(srv->hooks))
+	if (!relay_ws_stopped(srv->ws) || !relay_unix_stopped(srv->ux))
 		return;
-	relay_hooks_free(srv->hooks);
-	srv->hooks = NULL;
+	for (size_t i = 0; i < srv->n_modules; i++)
+		if (!srv->modules[i]->ops->stopped(srv->modules[i]))
+			return;
+	for (size_t i = 0; i < srv->n_modules; i++)
+		srv->modules[i]->ops->free(srv->modules[i]);
+	srv->n_modules = 0;
 	relay_ws_free(srv->ws);
 	relay_unix_free(srv->ux);
-	relay_pty_free(srv->pty);
 	srv->ws = NULL;
 	srv->ux = NULL;
-	srv->pty = NULL;
 	uv_timer_stop(t);
 	uv_close((uv_handle_t *)t, stop_timer_closed);
 }
@@ -375,14 +375,17 @@ void relay_server_stop(struct relay_server *srv, const char *reason,
 	if (srv->stopping)
 		return;
 	srv->stopping = true;
+	srv->gate.stopping = true;
 	srv->done = done;
 	srv->done_arg = arg;
 	relay_log(RELAY_LOG_INFO, "stopping: %s", reason);
 	relay_ws_stop_listening(srv->ws);
 	relay_unix_stop_listening(srv->ux);
 	remove_runtime_files(srv);
-	/* Waiting hooks are answered first, while their callers can still read. */
-	relay_hooks_shutdown(srv->hooks);
+	/* The modules end their work first (waiting hooks are answered while
+	 * their callers can still read; terminals get SIGHUP, as when a
+	 * terminal emulator quits), then every client hears why. */
+	shutdown_modules(srv);
 	for (struct relay_conn *c = srv->conns; c; c = c->next) {
 		cJSON *ev = cJSON_CreateObject();
 		cJSON_AddStringToObject(ev, "type", "shutdown");
@@ -390,8 +393,6 @@ void relay_server_stop(struct relay_server *srv, const char *reason,
 		relay_conn_send_json(c, ev);
 		relay_conn_close(c, 1001, reason);
 	}
-	/* Terminals get SIGHUP, as when a terminal emulator quits. */
-	relay_pty_shutdown(srv->pty);
 	srv->stop_deadline_ms = relay_now_ms() + STOP_GRACE_MS;
 	srv->stop_timer.data = srv;
 	uv_timer_start(&srv->stop_timer, stop_tick, 0, 10);
@@ -401,9 +402,5 @@ void relay_server_set_platform(struct relay_server *srv, cJSON *platform)
 {
 	cJSON_Delete(srv->platform);
 	srv->platform = platform;
-}
-
-const cJSON *relay_server_platform(const struct relay_server *srv)
-{
-	return srv->platform;
+	srv->core.platform = platform;
 }

@@ -7,7 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "relay.h"
+#include "hooks/hooks.h"
+#include "pty/pty.h"
 #include "wsl.h"
 
 #define EXIT_USAGE 2
@@ -20,6 +22,8 @@ struct daemon {
 	uv_signal_t stall;            /* test-only: SIGUSR2 blocks the loop */
 	long stall_ms;
 	struct relay_server *srv;
+	struct relay_module *modules[RELAY_MAX_MODULES];   /* handed to the server */
+	size_t n_modules;
 	char status[160];             /* the last STATUS= sent */
 	int exit_code;
 };
@@ -75,6 +79,29 @@ static void on_change(void *arg)
 	struct daemon *d = arg;
 	if (d->srv && !uv_is_active((uv_handle_t *)&d->status_timer))
 		uv_timer_start(&d->status_timer, send_status, 0, 0);
+}
+
+/* The feature modules, each handed its loop, its limits and its callbacks.
+ * A new feature is one more entry here (and its rows in messages.c). */
+static int make_modules(struct daemon *d, const struct relay_config *cfg, char err[RELAY_ERR_MAX])
+{
+	const struct relay_pty_limits pty = {
+		.max_sessions = cfg->max_sessions,
+		.max_sessions_per_connection = cfg->max_sessions_per_connection,
+		.ring_bytes = cfg->ring_bytes,
+		.detach_timeout_s = cfg->detach_timeout_s,
+		.max_detached = cfg->max_detached,
+		.default_credit = cfg->default_credit,
+		.close_grace_ms = cfg->close_grace_ms,
+	};
+	int rc = relay_pty_new(&d->loop, &pty, on_change, d, &d->modules[d->n_modules++]);
+	if (!rc)
+		rc = relay_hooks_new(&d->loop, &d->modules[d->n_modules++]);
+	if (rc) {
+		d->n_modules--;
+		snprintf(err, RELAY_ERR_MAX, "out of memory");
+	}
+	return rc;
 }
 
 /* Pinged from a loop timer, so a loop stuck anywhere stops the pings and
@@ -188,7 +215,8 @@ int main(int argc, char **argv)
 	}
 
 	uv_loop_init(&d.loop);
-	if (relay_server_start(&d.loop, &cfg, &fds, &d.srv, err)) {
+	if (make_modules(&d, &cfg, err) ||
+	    relay_server_start(&d.loop, &cfg, &fds, d.modules, d.n_modules, &d.srv, err)) {
 		relay_log(RELAY_LOG_ERROR, "%s", err);
 		if (*cfg.log_file)
 			fprintf(stderr, "tetherd: %s\n", err);

@@ -43,33 +43,3 @@ bool relay_token_equal(const char *candidate, size_t len, const char *token)
 	return diff == 0;
 }
 
-int relay_write_file_atomic(const char *dir, const char *name, const char *content)
-{
-	char tmp[256], path[256];
-	if (snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name) >= (int)sizeof tmp ||
-	    relay_runtime_path(path, sizeof path, dir, name))
-		return -ENAMETOOLONG;
-	unlink(tmp);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return -errno;
-	size_t len = strlen(content), off = 0;
-	while (off < len) {
-		ssize_t n = write(fd, content + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int e = errno;
-			close(fd);
-			unlink(tmp);
-			return -e;
-		}
-		off += (size_t)n;
-	}
-	if (close(fd) || rename(tmp, path)) {
-		int e = errno;
-		unlink(tmp);
-		return -e;
-	}
-	return 0;
-}

@@ -12,7 +12,8 @@
 #define READ_CHUNK 65536
 
 struct relay_unix {
-	struct relay_server *srv;   /* borrowed */
+	struct relay_conn_env *env; /* borrowed from the server */
+	long max_connections;
 	uv_pipe_t server;
 	bool server_closed;
 	long count;                 /* accepted connections not yet closed */
@@ -209,7 +210,6 @@ static void refuse(struct unix_client *cl, const char *code, const char *message
 static void on_connection(uv_stream_t *server, int status)
 {
 	struct relay_unix *ux = server->data;
-	const struct relay_config *cfg = relay_server_config(ux->srv);
 	struct unix_client *cl;
 	struct ucred cred;
 	socklen_t len = sizeof cred;
@@ -229,12 +229,12 @@ static void on_connection(uv_stream_t *server, int status)
 		uv_close((uv_handle_t *)&cl->pipe, (uv_close_cb)free);
 		return;
 	}
-	cl->conn = relay_conn_new(ux->srv, &unix_ops, cl);
+	cl->conn = relay_conn_new(ux->env, &unix_ops, cl);
 	if (!cl->conn) {
 		uv_close((uv_handle_t *)&cl->pipe, (uv_close_cb)free);
 		return;
 	}
-	relay_frame_reader_init(&cl->reader, (size_t)cfg->max_message_bytes);
+	relay_frame_reader_init(&cl->reader, ux->env->max_message_bytes);
 	cl->next = ux->clients;
 	if (ux->clients)
 		ux->clients->prev = cl;
@@ -253,9 +253,9 @@ static void on_connection(uv_stream_t *server, int status)
 		refuse(cl, "forbidden_peer", "only the daemon's own user may connect");
 		return;
 	}
-	if (ux->count > cfg->max_connections) {
+	if (ux->count > ux->max_connections) {
 		relay_log(RELAY_LOG_WARN, "conn %llu: refused unix peer: %ld connections, the maximum",
-			  (unsigned long long)cl->conn->id, cfg->max_connections);
+			  (unsigned long long)cl->conn->id, ux->max_connections);
 		refuse(cl, "too_many_connections", "max_connections unix connections are open");
 		return;
 	}
@@ -265,8 +265,9 @@ static void on_connection(uv_stream_t *server, int status)
 	cl->reading = true;
 }
 
-int relay_unix_start(struct relay_server *srv, uv_loop_t *loop, const char *path,
-		     int activated_fd, struct relay_unix **out, char err[RELAY_ERR_MAX])
+int relay_unix_start(uv_loop_t *loop, struct relay_conn_env *env, long max_connections,
+		     const char *path, int activated_fd, struct relay_unix **out,
+		     char err[RELAY_ERR_MAX])
 {
 	struct relay_unix *ux = calloc(1, sizeof *ux);
 	int rc;
@@ -275,7 +276,8 @@ int relay_unix_start(struct relay_server *srv, uv_loop_t *loop, const char *path
 		snprintf(err, RELAY_ERR_MAX, "out of memory");
 		return -ENOMEM;
 	}
-	ux->srv = srv;
+	ux->env = env;
+	ux->max_connections = max_connections;
 	uv_pipe_init(loop, &ux->server, 0);
 	ux->server.data = ux;
 	if (activated_fd >= 0) {

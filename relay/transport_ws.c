@@ -1,6 +1,6 @@
 /* WebSocket transport: libwebsockets on main's libuv loop. We own the TCP
  * listener (127.0.0.1 only) and hand accepted sockets to lws; every HTTP
- * request passes the Host, Origin and token checks before anything else. */
+ * request goes through http.c's checks before anything else. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -15,11 +15,9 @@
 
 _Static_assert(LWS_PRE <= RELAY_OUT_HEADROOM, "RELAY_OUT_HEADROOM must hold LWS_PRE");
 
-#define WS_PATH "/ws"
-#define HEADER_MAX 1024
-
 struct relay_ws {
-	struct relay_server *srv;         /* borrowed */
+	struct relay_conn_env *env;       /* borrowed from the server */
+	struct relay_gate *gate;          /* borrowed from the server */
 	struct lws_context *context;      /* lws sets it NULL once destroyed */
 	struct lws_vhost *vhost;
 	lws_retry_bo_t retry;             /* ping and idle policy */
@@ -32,6 +30,7 @@ struct relay_ws {
 
 /* lws's per-connection user data. */
 struct ws_session {
+	struct relay_http http;           /* plain HTTP requests on this socket */
 	struct relay_conn *conn;          /* owned; NULL until established */
 	uint8_t *rx;                      /* message being reassembled */
 	size_t rx_len;
@@ -58,152 +57,6 @@ static const struct relay_transport_ops ws_ops = {
 	.close = ws_kick,   /* the writable callback closes once the queue is empty */
 };
 
-/* Copies a header into buf; returns NULL when absent. */
-static const char *header(struct lws *wsi, enum lws_token_indexes h, char *buf, int size)
-{
-	if (lws_hdr_total_length(wsi, h) <= 0)
-		return NULL;
-	if (lws_hdr_copy(wsi, buf, size, h) < 0)
-		return "";   /* present but too long: never a valid value */
-	return buf;
-}
-
-/* Sends a complete HTTP response. Returns 0 or -1 (close). */
-static int http_respond(struct lws *wsi, unsigned status, const char *body,
-			const char *extra_name, const char *extra_value)
-{
-	uint8_t head[LWS_PRE + 512], *start = head + LWS_PRE, *p = start,
-		*end = head + sizeof head - 1;
-	size_t n = strlen(body);
-	uint8_t out[LWS_PRE + 256];
-
-	if (n > sizeof out - LWS_PRE)
-		n = sizeof out - LWS_PRE;
-	memcpy(out + LWS_PRE, body, n);
-	if (lws_add_http_common_headers(wsi, status, "application/json", n, &p, end) ||
-	    lws_add_http_header_by_name(wsi, (const uint8_t *)"cache-control:",
-					(const uint8_t *)"no-store", 8, &p, end) ||
-	    (extra_name && lws_add_http_header_by_name(wsi, (const uint8_t *)extra_name,
-						       (const uint8_t *)extra_value,
-						       (int)strlen(extra_value), &p, end)) ||
-	    lws_finalize_write_http_header(wsi, start, &p, end))
-		return -1;
-	if (lws_write(wsi, out + LWS_PRE, n, LWS_WRITE_HTTP_FINAL) != (int)n)
-		return -1;
-	return 0;
-}
-
-static int http_error(struct lws *wsi, unsigned status, const char *code, const char *message,
-		      const char *extra_name, const char *extra_value)
-{
-	char body[256];
-	snprintf(body, sizeof body, "{\"error\":\"%s\",\"message\":\"%s\"}", code, message);
-	return http_respond(wsi, status, body, extra_name, extra_value);
-}
-
-enum check { CHECK_OK, CHECK_REJECTED, CHECK_FAILED };
-
-/* Steps 1-2 and 4-5 of the handshake in docs/protocol.md. With
- * need_token false only Host and Origin are checked (/healthz). */
-static enum check check_request(struct relay_ws *ws, struct lws *wsi, bool need_token)
-{
-	struct relay_server *srv = ws->srv;
-	const struct relay_config *cfg = relay_server_config(srv);
-	char host[HEADER_MAX], origin[HEADER_MAX], auth[HEADER_MAX], protos[HEADER_MAX], peer[64];
-	const char *h = header(wsi, WSI_TOKEN_HOST, host, sizeof host);
-	const char *o = header(wsi, WSI_TOKEN_ORIGIN, origin, sizeof origin);
-	int rc;
-
-	lws_get_peer_simple(wsi, peer, sizeof peer);
-	if (!relay_host_allowed(h, relay_server_port(srv))) {
-		relay_log(RELAY_LOG_WARN, "refused %s: Host '%.80s' is not loopback (DNS rebinding?)",
-			  peer, h ? h : "(none)");
-		rc = http_error(wsi, 403, "forbidden_host",
-				"Host must be 127.0.0.1:PORT, localhost:PORT or [::1]:PORT",
-				NULL, NULL);
-		return rc ? CHECK_FAILED : CHECK_REJECTED;
-	}
-	if (!relay_origin_allowed(o, cfg)) {
-		relay_log(RELAY_LOG_WARN, "refused %s: Origin '%.80s' is not allowed", peer, o);
-		rc = http_error(wsi, 403, "forbidden_origin",
-				"this Origin is not on the allowed_origins list", NULL, NULL);
-		return rc ? CHECK_FAILED : CHECK_REJECTED;
-	}
-	if (!need_token)
-		return CHECK_OK;
-
-	struct relay_backoff *bo = relay_server_backoff(srv);
-	uint64_t now = relay_now_ms(), wait_ms = relay_backoff_remaining(bo, now);
-	if (wait_ms) {
-		char retry[24];
-		snprintf(retry, sizeof retry, "%llu", (unsigned long long)(wait_ms + 999) / 1000);
-		relay_log(RELAY_LOG_WARN, "refused %s: authentication back-off, %s s left", peer, retry);
-		rc = http_error(wsi, 429, "auth_backoff",
-				"too many failed authentications; retry later", "retry-after:", retry);
-		return rc ? CHECK_FAILED : CHECK_REJECTED;
-	}
-	const char *a = header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, auth, sizeof auth);
-	const char *p = header(wsi, WSI_TOKEN_PROTOCOL, protos, sizeof protos);
-	const char *tok = NULL;
-	size_t tok_len = 0;
-	bool found = relay_bearer_token(a, &tok, &tok_len) ||
-		     relay_subprotocol_token(p, &tok, &tok_len);
-	if (!found || !relay_token_equal(tok, tok_len, relay_server_token(srv))) {
-		relay_backoff_failure(bo, now);
-		relay_log(RELAY_LOG_WARN, "refused %s: %s token (%u failures in a row)", peer,
-			  found ? "wrong" : "no", bo->failures);
-		rc = http_error(wsi, 401, "unauthorized",
-				"send Authorization: Bearer <token> (see tether endpoint)",
-				"www-authenticate:", "Bearer");
-		return rc ? CHECK_FAILED : CHECK_REJECTED;
-	}
-	relay_backoff_success(bo);
-	return CHECK_OK;
-}
-
-static int on_http(struct relay_ws *ws, struct lws *wsi, const char *path)
-{
-	bool healthz = !strcmp(path, "/healthz");
-	enum check ck = check_request(ws, wsi, !healthz);
-	int rc;
-
-	if (ck == CHECK_FAILED)
-		return -1;
-	if (ck == CHECK_REJECTED)
-		rc = 0;
-	else if (healthz)
-		rc = http_respond(wsi, 200, "{\"status\":\"ok\",\"version\":\"" TETHER_VERSION "\"}",
-				  NULL, NULL);
-	else
-		rc = http_error(wsi, 404, "not_found", "no such path; the WebSocket is at " WS_PATH,
-				NULL, NULL);
-	if (rc || lws_http_transaction_completed(wsi))
-		return -1;
-	return 0;
-}
-
-/* Returns what LWS_CALLBACK_HTTP_CONFIRM_UPGRADE must: 0 to proceed, 1 when
- * we answered with an HTTP error, -1 to hang up. */
-static int on_confirm_upgrade(struct relay_ws *ws, struct lws *wsi)
-{
-	char path[256];
-	enum check ck = check_request(ws, wsi, true);
-
-	if (ck != CHECK_OK)
-		return ck == CHECK_REJECTED ? 1 : -1;
-	if (!header(wsi, WSI_TOKEN_GET_URI, path, sizeof path) || strcmp(path, WS_PATH))
-		return http_error(wsi, 404, "not_found", "the WebSocket is at " WS_PATH, NULL,
-				  NULL) ? -1 : 1;
-	if (ws->count >= relay_server_config(ws->srv)->max_connections || relay_server_stopping(ws->srv)) {
-		relay_log(RELAY_LOG_WARN, "refused WebSocket: %ld connections, the maximum",
-			  ws->count);
-		return http_error(wsi, 503, "too_many_connections",
-				  "max_connections WebSocket connections are open", NULL, NULL)
-			       ? -1 : 1;
-	}
-	return 0;
-}
-
 static void rx_reset(struct ws_session *s)
 {
 	free(s->rx);
@@ -215,7 +68,7 @@ static void rx_reset(struct ws_session *s)
 static int on_receive(struct ws_session *s, struct lws *wsi, const void *in, size_t len)
 {
 	struct relay_conn *c = s->conn;
-	size_t max = (size_t)relay_server_config(c->srv)->max_message_bytes;
+	size_t max = c->env->max_message_bytes;
 
 	if (!s->rx_active) {
 		s->rx_active = true;
@@ -296,11 +149,13 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 
 	switch (reason) {
 	case LWS_CALLBACK_HTTP:
-		return on_http(ws, wsi, in ? in : "");
+		return s ? relay_http_request(ws->gate, &s->http, wsi, in ? in : "") : -1;
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		return s ? relay_http_writable(&s->http, wsi) : -1;
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-		return on_confirm_upgrade(ws, wsi);
+		return relay_http_confirm_upgrade(ws->gate, wsi, ws->count);
 	case LWS_CALLBACK_ESTABLISHED:
-		s->conn = relay_conn_new(ws->srv, &ws_ops, wsi);
+		s->conn = relay_conn_new(ws->env, &ws_ops, wsi);
 		if (!s->conn)
 			return -1;
 		ws->count++;
@@ -321,6 +176,11 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 		}
 		rx_reset(s);
 		return 0;
+	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+	case LWS_CALLBACK_CLOSED_HTTP:
+		if (s)   /* lws allocates it with the first request: a bare connect has none */
+			relay_http_free(&s->http);
+		return lws_callback_http_dummy(wsi, reason, user, in, len);
 	default:
 		return lws_callback_http_dummy(wsi, reason, user, in, len);
 	}
@@ -358,10 +218,10 @@ static void lws_log_emit(int level, const char *line)
 	relay_log(level == LLL_ERR ? RELAY_LOG_WARN : RELAY_LOG_DEBUG, "lws: %s", line);
 }
 
-int relay_ws_start(struct relay_server *srv, uv_loop_t *loop, int listen_fd,
-		   struct relay_ws **out, char err[RELAY_ERR_MAX])
+int relay_ws_start(uv_loop_t *loop, struct relay_conn_env *env, struct relay_gate *gate,
+		   int listen_fd, struct relay_ws **out, char err[RELAY_ERR_MAX])
 {
-	const struct relay_config *cfg = relay_server_config(srv);
+	const struct relay_config *cfg = gate->cfg;
 	struct relay_ws *ws = calloc(1, sizeof *ws);
 	struct lws_context_creation_info info;
 	void *loops[] = { loop };
@@ -370,7 +230,8 @@ int relay_ws_start(struct relay_server *srv, uv_loop_t *loop, int listen_fd,
 		snprintf(err, RELAY_ERR_MAX, "out of memory");
 		return -ENOMEM;
 	}
-	ws->srv = srv;
+	ws->env = env;
+	ws->gate = gate;
 	ws->listen_fd = listen_fd;
 	ws->retry.secs_since_valid_ping = (uint16_t)cfg->ping_interval_s;
 	ws->retry.secs_since_valid_hangup = (uint16_t)(2 * cfg->ping_interval_s + 1);

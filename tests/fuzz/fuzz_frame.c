@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "base.h"
 
 #define MAX_PAYLOAD 4096
 #define MAX_EVENTS 4096

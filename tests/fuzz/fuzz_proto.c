@@ -1,6 +1,7 @@
 /*
- * fuzz_proto: the protocol v1 message parser (relay/proto.c, msg_session.c,
- * conn.c) on one connection, with a fake server and a fake transport.
+ * fuzz_proto: the protocol v1 message parser (relay/proto.c, core.c, conn.c,
+ * the pty and hooks modules) on one connection, with the modules and env a
+ * server would hand over, and a fake transport.
  *
  * Input: [mode][payload]. mode bit 0: 0 = text message, 1 = binary message;
  * bit 1: hello already done on this connection. A fresh connection per input.
@@ -25,6 +26,8 @@
 #include <string.h>
 
 #include "internal.h"
+#include "hooks/hooks.h"
+#include "pty/pty.h"
 
 #define REQUIRE(cond)                                                               \
 	do {                                                                        \
@@ -35,104 +38,42 @@
 		}                                                                   \
 	} while (0)
 
-/* ---- a fake server: what proto.c, conn.c and msg_session.c call -------- */
+/* ---- a fake server: the modules and env the server would hand over ----- */
 
-struct relay_server {
-	struct relay_pty *pty;
-	struct relay_hooks *hooks;
-	struct relay_config cfg;
-	struct relay_backoff backoff;
-	long conns;
-	char token[RELAY_TOKEN_HEX + 1];
-};
+static struct relay_core core;
+static struct relay_module *modules[3];   /* core, pty, hooks */
+static struct relay_conn_env env;
+static long conns;
 
-static struct relay_server fake_srv;
-
-const struct relay_config *relay_server_config(const struct relay_server *srv)
+static void conn_opened(void *arg, struct relay_conn *c)
 {
-	return &srv->cfg;
-}
-
-void relay_server_add_conn(struct relay_server *srv, struct relay_conn *c)
-{
-	static uint64_t next_id;
-	c->id = ++next_id;
-	srv->conns++;
-}
-
-void relay_server_remove_conn(struct relay_server *srv, struct relay_conn *c)
-{
+	(void)arg;
 	(void)c;
-	srv->conns--;
+	conns++;
 }
 
-void relay_server_changed(struct relay_server *srv)
+static void conn_closed(void *arg, struct relay_conn *c)
 {
-	(void)srv;
+	(void)arg;
+	(void)c;
+	conns--;
 }
 
-const cJSON *relay_server_platform(const struct relay_server *srv)
+static void fake_info(void *arg, struct relay_server_info *out)
 {
-	(void)srv;
-	return NULL;   /* tetherd sets it from wsl/ at start; the fuzzer has none */
-}
-
-void relay_server_info(const struct relay_server *srv, struct relay_server_info *out)
-{
+	(void)arg;
 	out->pid = 4242;
-	out->port = srv->cfg.port;
+	out->port = 7420;
 	out->socket_path = "/tmp/tether-fuzz/tetherd.sock";
 	out->uptime_ms = 1234;
 	out->started_at = "2026-01-01T00:00:00Z";
 	out->connections_ws = 0;
-	out->connections_unix = srv->conns;
+	out->connections_unix = conns;
 }
 
-uint64_t relay_now_ms(void)
+static void nothing_changed(void *arg)
 {
-	return 1000000;
-}
-
-struct relay_hooks *relay_server_hooks(struct relay_server *srv)
-{
-	return srv->hooks;
-}
-
-struct relay_conn *relay_server_first_conn(struct relay_server *srv)
-{
-	(void)srv;
-	return NULL;   /* no subscriber: a hook.call is answered at once */
-}
-
-long relay_server_conn_count(const struct relay_server *srv)
-{
-	return srv->conns;
-}
-
-struct relay_pty *relay_server_pty(struct relay_server *srv)
-{
-	return srv->pty;
-}
-
-const char *relay_server_token(const struct relay_server *srv)
-{
-	return srv->token;
-}
-
-struct relay_backoff *relay_server_backoff(struct relay_server *srv)
-{
-	return &srv->backoff;
-}
-
-bool relay_server_stopping(const struct relay_server *srv)
-{
-	(void)srv;
-	return false;
-}
-
-int relay_server_port(const struct relay_server *srv)
-{
-	return srv->cfg.port;
+	(void)arg;
 }
 
 /* ---- the request under test and a fake transport that checks replies --- */
@@ -286,13 +227,38 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
+	struct relay_config cfg;
 	relay_log_open(NULL, RELAY_LOG_ERROR, 0);
-	relay_config_defaults(&fake_srv.cfg);
-	fake_srv.cfg.max_sessions = 0;   /* below the config's minimum: pty.open never spawns */
-	memset(fake_srv.token, 'a', RELAY_TOKEN_HEX);
-	if (relay_pty_init(&fake_srv, uv_default_loop(), &fake_srv.pty) ||
-	    relay_hooks_init(&fake_srv, uv_default_loop(), &fake_srv.hooks))
+	relay_config_defaults(&cfg);
+	/* max_sessions 0 (below the config's minimum): pty.open never spawns */
+	const struct relay_pty_limits pty = {
+		.max_sessions = 0,
+		.max_sessions_per_connection = cfg.max_sessions_per_connection,
+		.ring_bytes = cfg.ring_bytes,
+		.detach_timeout_s = cfg.detach_timeout_s,
+		.max_detached = cfg.max_detached,
+		.default_credit = cfg.default_credit,
+		.close_grace_ms = cfg.close_grace_ms,
+	};
+	relay_core_init(&core);
+	modules[0] = &core.module;
+	if (relay_pty_new(uv_default_loop(), &pty, nothing_changed, NULL, &modules[1]) ||
+	    relay_hooks_new(uv_default_loop(), &modules[2]))
 		abort();
+	core.modules = modules + 1;
+	core.n_modules = 2;
+	core.max_message_bytes = cfg.max_message_bytes;
+	core.max_queued_bytes = cfg.max_queued_bytes;
+	core.max_connections = cfg.max_connections;
+	core.info = fake_info;
+	env = (struct relay_conn_env){
+		.max_queued_bytes = (size_t)cfg.max_queued_bytes,
+		.max_message_bytes = (size_t)cfg.max_message_bytes,
+		.modules = modules,
+		.n_modules = 3,
+		.opened = conn_opened,
+		.closed = conn_closed,
+	};
 	return 0;
 }
 
@@ -307,7 +273,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	REQUIRE(msg);
 	memcpy(msg, data + 1, len);
 
-	struct relay_conn *c = relay_conn_new(&fake_srv, &fake_ops, NULL);
+	struct relay_conn *c = relay_conn_new(&env, &fake_ops, NULL);
 	REQUIRE(c);
 	c->hello_done = mode & 2;
 	memset(&expect, 0, sizeof expect);
@@ -341,7 +307,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	REQUIRE(!expect.closed && !c->closing);
 	REQUIRE(c->queued_bytes == 0 && !c->out_head && !c->paused);
 	relay_conn_free(c);
-	REQUIRE(fake_srv.conns == 0);
+	REQUIRE(conns == 0);
 	cJSON_Delete(req);
 	free(msg);
 	uv_run(uv_default_loop(), UV_RUN_NOWAIT);   /* lets closed hook timers be freed */

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "base.h"
 #include "check.h"
 
 /* Loads text (NUL-terminated) over the defaults; err is cleared first. */

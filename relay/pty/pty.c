@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "pty_internal.h"
 
 #define READ_CHUNK (64 * 1024)         /* largest output frame */
 /* Per poll callback. A PTY read can wait in the kernel for its worker thread,
@@ -27,17 +27,6 @@
 
 extern char **environ;
 
-struct relay_pty {
-	struct relay_server *srv;       /* borrowed */
-	uv_loop_t *loop;                /* borrowed */
-	const struct relay_config *cfg; /* borrowed from srv */
-	uv_signal_t sigchld;
-	bool sigchld_closed;
-	struct pty_session *sessions;
-	long count;
-	unsigned long next_id;
-};
-
 static void session_service(struct pty_session *s);
 static void session_free(struct pty_session *s);
 
@@ -46,8 +35,9 @@ long relay_pty_count(const struct relay_pty *p)
 	return p->count;
 }
 
-cJSON *relay_pty_capability(const struct relay_config *cfg)
+static cJSON *pty_capability(struct relay_module *m)
 {
+	const struct relay_pty_limits *cfg = &relay_container_of(m, struct relay_pty, module)->limits;
 	cJSON *cap = cJSON_CreateObject();
 	cJSON_AddNumberToObject(cap, "max_sessions", (double)cfg->max_sessions);
 	cJSON_AddNumberToObject(cap, "max_sessions_per_connection",
@@ -70,7 +60,7 @@ static uint64_t ring_oldest(const struct pty_session *s)
  * seq % ring_cap stays the position of every retained byte. */
 static int ring_append(struct pty_session *s, const uint8_t *data, size_t len)
 {
-	size_t max = (size_t)s->mgr->cfg->ring_bytes;
+	size_t max = (size_t)s->mgr->limits.ring_bytes;
 	if (s->total + len > s->ring_cap && s->ring_cap < max) {
 		size_t cap = s->ring_cap ? s->ring_cap : RING_FIRST;
 		while (cap < s->total + len && cap < max)
@@ -102,7 +92,7 @@ static void send_exit(struct pty_attach *a)
 	cJSON *ev = cJSON_CreateObject();
 	cJSON_AddStringToObject(ev, "type", "pty.exit");
 	cJSON_AddStringToObject(ev, "session", s->id);
-	cJSON_AddNumberToObject(ev, "channel", a->channel);
+	cJSON_AddNumberToObject(ev, "channel", a->chan.id);
 	if (WIFEXITED(s->status)) {
 		cJSON_AddNumberToObject(ev, "exit_code", WEXITSTATUS(s->status));
 		cJSON_AddNullToObject(ev, "signal");
@@ -112,14 +102,14 @@ static void send_exit(struct pty_attach *a)
 	}
 	cJSON_AddNumberToObject(ev, "seq", (double)a->sent_seq);
 	cJSON_AddNumberToObject(ev, "discarded", (double)(s->total - a->sent_seq));
-	relay_conn_send_json(a->conn, ev);
+	relay_conn_send_json(a->chan.conn, ev);
 }
 
 /* Sends what the attachment may receive; true when it is caught up. */
 static bool pump(struct pty_attach *a)
 {
 	struct pty_session *s = a->s;
-	while (a->sent_seq < s->total && a->credit && !relay_conn_full(a->conn)) {
+	while (a->sent_seq < s->total && a->credit && !relay_conn_full(a->chan.conn)) {
 		uint64_t want = s->total - a->sent_seq;
 		size_t off = (size_t)(a->sent_seq % s->ring_cap);
 		size_t n = s->ring_cap - off;
@@ -129,9 +119,9 @@ static bool pump(struct pty_attach *a)
 			n = (size_t)a->credit;
 		if (n > READ_CHUNK)
 			n = READ_CHUNK;
-		uint8_t head[4] = { (uint8_t)(a->channel >> 24), (uint8_t)(a->channel >> 16),
-				    (uint8_t)(a->channel >> 8), (uint8_t)a->channel };
-		if (relay_conn_send_parts(a->conn, RELAY_FRAME_BINARY, head, 4, s->ring + off, n))
+		uint8_t head[4] = { (uint8_t)(a->chan.id >> 24), (uint8_t)(a->chan.id >> 16),
+				    (uint8_t)(a->chan.id >> 8), (uint8_t)a->chan.id };
+		if (relay_conn_send_parts(a->chan.conn, RELAY_FRAME_BINARY, head, 4, s->ring + off, n))
 			return false;
 		a->sent_seq += n;
 		a->credit -= n;
@@ -146,9 +136,7 @@ static void attach_unlink(struct pty_attach *a)
 	for (pp = &s->attachments; *pp != a; pp = &(*pp)->next_in_session)
 		;
 	*pp = a->next_in_session;
-	for (pp = &a->conn->attachments; *pp != a; pp = &(*pp)->next_in_conn)
-		;
-	*pp = a->next_in_conn;
+	relay_chan_remove(&a->chan);
 	s->n_attached--;
 	free(a);
 }
@@ -173,12 +161,12 @@ static void attach_end(struct pty_attach *a)
 static size_t read_allowance(const struct pty_session *s)
 {
 	size_t allow = READ_CHUNK;
-	if ((size_t)s->mgr->cfg->ring_bytes < allow)
-		allow = (size_t)s->mgr->cfg->ring_bytes;   /* nothing unsent is overwritten */
+	if ((size_t)s->mgr->limits.ring_bytes < allow)
+		allow = (size_t)s->mgr->limits.ring_bytes;   /* nothing unsent is overwritten */
 	if (s->closing)
 		return allow;   /* a closed session's unsent output is discarded, not awaited */
 	for (const struct pty_attach *a = s->attachments; a; a = a->next_in_session) {
-		if (a->sent_seq != s->total || relay_conn_full(a->conn))
+		if (a->sent_seq != s->total || relay_conn_full(a->chan.conn))
 			return 0;
 		if (a->credit < allow)
 			allow = (size_t)a->credit;
@@ -307,25 +295,25 @@ static void on_timer(uv_timer_t *t)
 	if (s->closing) {
 		if (!s->child_exited) {
 			relay_log(RELAY_LOG_INFO, "%s: still running %ld ms after SIGHUP; SIGKILL",
-				  s->id, s->mgr->cfg->close_grace_ms);
+				  s->id, s->mgr->limits.close_grace_ms);
 			kill(-s->pid, SIGKILL);
 		}
 		return;
 	}
 	if (s->child_exited && s->eof) {
 		relay_log(RELAY_LOG_INFO, "%s: exited and detached for %ld s; forgotten", s->id,
-			  s->mgr->cfg->detach_timeout_s);
+			  s->mgr->limits.detach_timeout_s);
 		session_free(s);
 		return;
 	}
 	relay_log(RELAY_LOG_INFO, "%s: detached for %ld s; closing", s->id,
-		  s->mgr->cfg->detach_timeout_s);
+		  s->mgr->limits.detach_timeout_s);
 	relay_pty_close(s);
 }
 
 static void start_detach_timer(struct pty_session *s)
 {
-	const struct relay_config *cfg = s->mgr->cfg;
+	const struct relay_pty_limits *cfg = &s->mgr->limits;
 	if (!s->closing)
 		uv_timer_start(&s->timer, on_timer, (uint64_t)cfg->detach_timeout_s * 1000, 0);
 
@@ -522,8 +510,6 @@ int relay_pty_open(struct relay_pty *p, struct relay_conn *c, const struct pty_o
 	struct pty_session *s = calloc(1, sizeof *s);
 	char *file = NULL, **env = NULL;
 	int rc = -ENOMEM;
-	time_t now = time(NULL);
-	struct tm tm;
 
 	if (!s)
 		goto fail;
@@ -533,8 +519,7 @@ int relay_pty_open(struct relay_pty *p, struct relay_conn *c, const struct pty_o
 	s->rows = op->rows;
 	snprintf(s->term, sizeof s->term, "%s", op->term);
 	snprintf(s->id, sizeof s->id, "pty-%lu", ++p->next_id);
-	gmtime_r(&now, &tm);
-	strftime(s->created_at, sizeof s->created_at, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	relay_iso8601_now(s->created_at, sizeof s->created_at, false);
 	if (op->argv) {
 		int n = cJSON_GetArraySize(op->argv), i = 0;
 		const cJSON *v;
@@ -570,7 +555,7 @@ int relay_pty_open(struct relay_pty *p, struct relay_conn *c, const struct pty_o
 	s->next = p->sessions;
 	p->sessions = s;
 	p->count++;
-	relay_server_changed(p->srv);
+	p->changed(p->changed_arg);
 	relay_log(RELAY_LOG_INFO, "%s: pid %d %s in %s (%dx%d) for conn %llu", s->id, (int)s->pid,
 		  s->argv[0], s->cwd, s->cols, s->rows, (unsigned long long)c->id);
 	uint64_t dropped;
@@ -604,20 +589,24 @@ struct pty_session *relay_pty_find(struct relay_pty *p, const char *id)
 	return NULL;
 }
 
+static const struct relay_chan_ops pty_chan_ops;
+
 struct pty_attach *relay_pty_attached(struct relay_conn *c, const struct pty_session *s)
 {
-	for (struct pty_attach *a = c->attachments; a; a = a->next_in_conn)
-		if (a->s == s)
+	for (struct relay_chan *ch = c->chans; ch; ch = ch->next) {
+		struct pty_attach *a = relay_container_of(ch, struct pty_attach, chan);
+		if (ch->ops == &pty_chan_ops && a->s == s)
 			return a;
+	}
 	return NULL;
 }
 
-struct pty_attach *relay_pty_channel(struct relay_conn *c, uint32_t channel)
+long relay_pty_attachments(struct relay_conn *c)
 {
-	for (struct pty_attach *a = c->attachments; a; a = a->next_in_conn)
-		if (a->channel == channel)
-			return a;
-	return NULL;
+	long n = 0;
+	for (struct relay_chan *ch = c->chans; ch; ch = ch->next)
+		n += ch->ops == &pty_chan_ops;
+	return n;
 }
 
 int relay_pty_attach(struct pty_session *s, struct relay_conn *c, int64_t since, uint64_t credit,
@@ -630,15 +619,12 @@ int relay_pty_attach(struct pty_session *s, struct relay_conn *c, int64_t since,
 	uint64_t from = since < 0 ? oldest : (uint64_t)since;
 	*dropped = from < oldest ? oldest - from : 0;
 	a->s = s;
-	a->conn = c;
-	a->channel = ++c->next_channel;
+	relay_chan_add(c, &a->chan, &pty_chan_ops, true);
 	a->sent_seq = from < oldest ? oldest : from;
 	a->credit = credit;
 	a->read_only = read_only;
 	a->next_in_session = s->attachments;
 	s->attachments = a;
-	a->next_in_conn = c->attachments;
-	c->attachments = a;
 	s->n_attached++;
 	s->detached_at_ms = 0;
 	if (!s->closing)
@@ -736,7 +722,7 @@ void relay_pty_close(struct pty_session *s)
 	/* The whole process group, as a terminal hang-up does. */
 	kill(-s->pid, SIGHUP);
 	kill(-s->pid, SIGCONT);
-	uv_timer_start(&s->timer, on_timer, (uint64_t)s->mgr->cfg->close_grace_ms, 0);
+	uv_timer_start(&s->timer, on_timer, (uint64_t)s->mgr->limits.close_grace_ms, 0);
 }
 
 cJSON *relay_pty_describe(const struct pty_session *s, const struct relay_conn *viewer)
@@ -761,7 +747,7 @@ cJSON *relay_pty_describe(const struct pty_session *s, const struct relay_conn *
 	cJSON_AddNumberToObject(d, "attached", s->n_attached);
 	bool here = false;
 	for (const struct pty_attach *a = s->attachments; a; a = a->next_in_session)
-		here |= a->conn == viewer;
+		here |= a->chan.conn == viewer;
 	cJSON_AddBoolToObject(d, "attached_here", here);
 	if (!s->n_attached)
 		cJSON_AddNumberToObject(d, "detached_s",
@@ -772,23 +758,27 @@ cJSON *relay_pty_describe(const struct pty_session *s, const struct relay_conn *
 	return d;
 }
 
-void relay_pty_conn_gone(struct relay_conn *c)
+/* The connection goes: the session goes on, detached when this was its last. */
+static void chan_gone(struct relay_chan *ch)
 {
-	while (c->attachments) {
-		struct pty_session *s = c->attachments->s;
-		attach_end(c->attachments);
-		session_service(s);
-	}
+	struct pty_attach *a = relay_container_of(ch, struct pty_attach, chan);
+	struct pty_session *s = a->s;
+	attach_end(a);
+	session_service(s);
 }
 
-void relay_pty_conn_drained(struct relay_conn *c)
+/* The connection's queue has room again: send what waited for it. */
+static void chan_drained(struct relay_chan *ch)
 {
-	struct pty_attach *a = c->attachments, *next;
-	for (; a; a = next) {
-		next = a->next_in_conn;   /* service may end a */
-		session_service(a->s);
-	}
+	session_service(relay_container_of(ch, struct pty_attach, chan)->s);
 }
+
+static const struct relay_chan_ops pty_chan_ops = {
+	.kind = "pty",
+	.input = relay_pty_input_frame,
+	.drained = chan_drained,
+	.gone = chan_gone,
+};
 
 /* ---- lifetime ------------------------------------------------------------ */
 
@@ -819,27 +809,12 @@ static void session_free(struct pty_session *s)
 		;
 	*pp = s->next;
 	p->count--;
-	relay_server_changed(p->srv);
+	p->changed(p->changed_arg);
 	if (!s->child_exited)
 		kill(-s->pid, SIGHUP);    /* its terminal goes away now */
 	relay_log(RELAY_LOG_DEBUG, "%s: freed", s->id);
 	uv_close((uv_handle_t *)&s->poll, handle_closed);
 	uv_close((uv_handle_t *)&s->timer, handle_closed);
-}
-
-int relay_pty_init(struct relay_server *srv, uv_loop_t *loop, struct relay_pty **out)
-{
-	struct relay_pty *p = calloc(1, sizeof *p);
-	if (!p)
-		return -ENOMEM;
-	p->srv = srv;
-	p->loop = loop;
-	p->cfg = relay_server_config(srv);
-	uv_signal_init(loop, &p->sigchld);
-	p->sigchld.data = p;
-	uv_signal_start(&p->sigchld, on_sigchld, SIGCHLD);
-	*out = p;
-	return 0;
 }
 
 static void sigchld_closed(uv_handle_t *h)
@@ -848,21 +823,66 @@ static void sigchld_closed(uv_handle_t *h)
 	p->sigchld_closed = true;
 }
 
-void relay_pty_shutdown(struct relay_pty *p)
+/* Hangs up and forgets every session. */
+static void pty_shutdown(struct relay_module *m)
 {
-	if (!p || uv_is_closing((uv_handle_t *)&p->sigchld))
+	struct relay_pty *p = relay_container_of(m, struct relay_pty, module);
+	if (uv_is_closing((uv_handle_t *)&p->sigchld))
 		return;
 	while (p->sessions)
 		session_free(p->sessions);   /* each child gets SIGHUP */
 	uv_close((uv_handle_t *)&p->sigchld, sigchld_closed);
 }
 
-bool relay_pty_stopped(const struct relay_pty *p)
+static bool pty_stopped(struct relay_module *m)
 {
-	return !p || (p->sigchld_closed && !p->sessions);
+	struct relay_pty *p = relay_container_of(m, struct relay_pty, module);
+	return p->sigchld_closed && !p->sessions;
 }
 
-void relay_pty_free(struct relay_pty *p)
+static void pty_free(struct relay_module *m)
 {
-	free(p);
+	free(relay_container_of(m, struct relay_pty, module));
+}
+
+static void pty_status(struct relay_module *m, cJSON *status)
+{
+	struct relay_pty *p = relay_container_of(m, struct relay_pty, module);
+	cJSON *pty = cJSON_AddObjectToObject(status, "pty");
+	cJSON_AddNumberToObject(pty, "sessions", (double)p->count);
+	cJSON_AddNumberToObject(pty, "max", (double)p->limits.max_sessions);
+}
+
+static void pty_summary(struct relay_module *m, char *buf, size_t len)
+{
+	struct relay_pty *p = relay_container_of(m, struct relay_pty, module);
+	snprintf(buf, len, "%ld terminal%s", p->count, p->count == 1 ? "" : "s");
+}
+
+static const struct relay_module_ops pty_module_ops = {
+	.name = "pty",
+	.capability = pty_capability,
+	.status = pty_status,
+	.summary = pty_summary,
+	.shutdown = pty_shutdown,
+	.stopped = pty_stopped,
+	.free = pty_free,
+};
+
+int relay_pty_new(uv_loop_t *loop, const struct relay_pty_limits *limits,
+		  void (*changed)(void *arg), void *arg, struct relay_module **out)
+{
+	struct relay_pty *p = calloc(1, sizeof *p);
+	if (!p)
+		return -ENOMEM;
+	p->module.ops = &pty_module_ops;
+	p->loop = loop;
+	p->limits = *limits;
+	p->changed = changed;
+	p->changed_arg = arg;
+	uv_signal_init(loop, &p->sigchld);
+	p->sigchld.data = p;
+	uv_signal_start(&p->sigchld, on_sigchld, SIGCHLD);
+	*out = &p->module;
+	return 0;
 }

@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "cli.h"
 
 #define EXIT_USAGE 2
 #define DAEMON_START_TIMEOUT_MS 10000

@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "cli.h"
 #include "wsl.h"
 
 #define EXIT_USAGE 2

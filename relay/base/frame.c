@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "base.h"
 
 void relay_frame_reader_init(struct relay_frame_reader *r, size_t max_payload)
 {

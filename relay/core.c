@@ -1,4 +1,5 @@
-/* The v1 core requests: hello and status. */
+/* The core module: hello and status, the two requests every daemon answers,
+ * assembled from the feature modules (their capabilities, their status). */
 #include <string.h>
 #include <unistd.h>
 
@@ -19,11 +20,12 @@ static bool optional_string(struct relay_conn *c, const cJSON *id, const cJSON *
 	return true;
 }
 
-void relay_msg_hello(struct relay_conn *c, const cJSON *req, const cJSON *id)
+static void msg_hello(struct relay_module *m, struct relay_conn *c, const cJSON *req,
+		      const cJSON *id)
 {
+	struct relay_core *core = relay_container_of(m, struct relay_core, module);
 	const cJSON *protocol = cJSON_GetObjectItemCaseSensitive(req, "protocol");
 	const cJSON *client = cJSON_GetObjectItemCaseSensitive(req, "client");
-	const struct relay_config *cfg = relay_server_config(c->srv);
 
 	if (c->hello_done) {
 		relay_proto_error(c, id, "hello_repeated", NULL, "hello",
@@ -55,17 +57,17 @@ void relay_msg_hello(struct relay_conn *c, const cJSON *req, const cJSON *id)
 		return;
 	}
 	if (client) {
-		const cJSON *m;
+		const cJSON *member;
 		if (!cJSON_IsObject(client)) {
 			relay_proto_error(c, id, "invalid_field", "client", "hello",
 					  "\"client\" must be an object with name and version");
 			return;
 		}
-		cJSON_ArrayForEach(m, client) {
-			if (strcmp(m->string, "name") && strcmp(m->string, "version")) {
+		cJSON_ArrayForEach(member, client) {
+			if (strcmp(member->string, "name") && strcmp(member->string, "version")) {
 				relay_proto_error(c, id, "unknown_field", "client", "hello",
 						  "\"client\" has no member \"%.*s\"",
-						  relay_utf8_prefix(m->string, 64), m->string);
+						  relay_utf8_prefix(member->string, 64), member->string);
 				return;
 			}
 		}
@@ -88,19 +90,28 @@ void relay_msg_hello(struct relay_conn *c, const cJSON *req, const cJSON *id)
 	cJSON_AddNumberToObject(reply, "connection", (double)c->id);
 	cJSON_AddStringToObject(reply, "transport", c->ops->name);
 	cJSON *caps = cJSON_AddObjectToObject(reply, "capabilities");
-	cJSON_AddItemToObject(caps, "pty", relay_pty_capability(cfg));
-	cJSON_AddItemToObject(caps, "hooks", relay_hooks_capability());
+	for (size_t i = 0; i < core->n_modules; i++) {
+		struct relay_module *f = core->modules[i];
+		cJSON *cap = f->ops->capability ? f->ops->capability(f) : NULL;
+		if (cap)
+			cJSON_AddItemToObject(caps, f->ops->name, cap);
+	}
 	cJSON *limits = cJSON_AddObjectToObject(reply, "limits");
-	cJSON_AddNumberToObject(limits, "max_message_bytes", (double)cfg->max_message_bytes);
-	cJSON_AddNumberToObject(limits, "max_queued_bytes", (double)cfg->max_queued_bytes);
+	cJSON_AddNumberToObject(limits, "max_message_bytes", (double)core->max_message_bytes);
+	cJSON_AddNumberToObject(limits, "max_queued_bytes", (double)core->max_queued_bytes);
 	relay_conn_send_json(c, reply);
 }
 
-void relay_msg_status(struct relay_conn *c, const cJSON *req, const cJSON *id)
+static const char *const hello_fields[] = { "protocol", "client", NULL };
+const struct relay_msg relay_msg_hello = { "hello", "core", hello_fields, msg_hello };
+
+static void msg_status(struct relay_module *m, struct relay_conn *c, const cJSON *req,
+		       const cJSON *id)
 {
+	struct relay_core *core = relay_container_of(m, struct relay_core, module);
 	struct relay_server_info info;
 	(void)req;
-	relay_server_info(c->srv, &info);
+	core->info(core->info_arg, &info);
 
 	cJSON *reply = relay_proto_reply("status", id);
 	cJSON_AddStringToObject(reply, "version", TETHER_VERSION);
@@ -116,19 +127,41 @@ void relay_msg_status(struct relay_conn *c, const cJSON *req, const cJSON *id)
 	cJSON_AddNumberToObject(conns, "total", (double)(info.connections_ws + info.connections_unix));
 	cJSON_AddNumberToObject(conns, "websocket", (double)info.connections_ws);
 	cJSON_AddNumberToObject(conns, "unix", (double)info.connections_unix);
-	cJSON_AddNumberToObject(conns, "max", (double)relay_server_config(c->srv)->max_connections);
-	cJSON *hooks = cJSON_AddObjectToObject(reply, "hooks");
-	cJSON_AddNumberToObject(hooks, "pending", (double)relay_hooks_pending(relay_server_hooks(c->srv)));
-	long subscribers = 0;
-	for (struct relay_conn *o = relay_server_first_conn(c->srv); o; o = o->next)
-		subscribers += o->hook_sub != NULL;
-	cJSON_AddNumberToObject(hooks, "subscribers", (double)subscribers);
-	cJSON *pty = cJSON_AddObjectToObject(reply, "pty");
-	cJSON_AddNumberToObject(pty, "sessions", (double)info.sessions);
-	cJSON_AddNumberToObject(pty, "max", (double)relay_server_config(c->srv)->max_sessions);
+	cJSON_AddNumberToObject(conns, "max", (double)core->max_connections);
+	for (size_t i = 0; i < core->n_modules; i++) {
+		struct relay_module *f = core->modules[i];
+		if (f->ops->status)
+			f->ops->status(f, reply);
+	}
 	/* Detected once at start (docs/doctor.md); `tether doctor` looks again. */
-	const cJSON *platform = relay_server_platform(c->srv);
-	if (platform)
-		cJSON_AddItemToObject(reply, "platform", cJSON_Duplicate(platform, true));
+	if (core->platform)
+		cJSON_AddItemToObject(reply, "platform", cJSON_Duplicate(core->platform, true));
 	relay_conn_send_json(c, reply);
+}
+
+static const char *const no_fields[] = { NULL };
+const struct relay_msg relay_msg_status = { "status", "core", no_fields, msg_status };
+
+/* The core holds nothing of its own to stop or free: the server embeds it. */
+static void core_shutdown(struct relay_module *m)
+{
+	(void)m;
+}
+
+static bool core_stopped(struct relay_module *m)
+{
+	(void)m;
+	return true;
+}
+
+static const struct relay_module_ops core_ops = {
+	.name = "core",
+	.shutdown = core_shutdown,
+	.stopped = core_stopped,
+	.free = core_shutdown,
+};
+
+void relay_core_init(struct relay_core *core)
+{
+	core->module.ops = &core_ops;
 }

@@ -6,11 +6,14 @@
 #include <string.h>
 #include <strings.h>
 
-#include "internal.h"
+#include "pty_internal.h"
 
 #define PTY_SIZE_MAX 1000
 #define ARGV_MAX 256
 #define STRING_MAX 4096
+
+static const char *const session_fields[] = { "session", NULL };
+static const char *const no_fields[] = { NULL };
 
 /* An optional string of 1..max bytes with no control characters. */
 static bool string_field(struct relay_conn *c, const cJSON *req, const cJSON *id,
@@ -33,8 +36,8 @@ static bool string_field(struct relay_conn *c, const cJSON *req, const cJSON *id
 }
 
 /* The session named by "session" (required). Sends the error itself. */
-static struct pty_session *session_field(struct relay_conn *c, const cJSON *req,
-					 const cJSON *id, const char *type)
+static struct pty_session *session_field(struct relay_pty *p, struct relay_conn *c,
+					 const cJSON *req, const cJSON *id, const char *type)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, "session");
 	if (!v) {
@@ -47,7 +50,7 @@ static struct pty_session *session_field(struct relay_conn *c, const cJSON *req,
 				  "\"session\" must be a string");
 		return NULL;
 	}
-	struct pty_session *s = relay_pty_find(relay_server_pty(c->srv), v->valuestring);
+	struct pty_session *s = relay_pty_find(p, v->valuestring);
 	if (!s)
 		relay_proto_error(c, id, "unknown_session", "session", type, "no session \"%.*s\"",
 				  relay_utf8_prefix(v->valuestring, 64), v->valuestring);
@@ -55,10 +58,10 @@ static struct pty_session *session_field(struct relay_conn *c, const cJSON *req,
 }
 
 /* The session, for a request that acts on it: a read-only attachment may not. */
-static struct pty_session *writable_session(struct relay_conn *c, const cJSON *req,
-					    const cJSON *id, const char *type)
+static struct pty_session *writable_session(struct relay_pty *p, struct relay_conn *c,
+					    const cJSON *req, const cJSON *id, const char *type)
 {
-	struct pty_session *s = session_field(c, req, id, type);
+	struct pty_session *s = session_field(p, c, req, id, type);
 	struct pty_attach *a = s ? relay_pty_attached(c, s) : NULL;
 	if (a && a->read_only) {
 		relay_proto_error(c, id, "read_only", "session", type,
@@ -72,7 +75,7 @@ static void add_attachment(cJSON *reply, const struct pty_attach *a)
 {
 	const struct pty_session *s = a->s;
 	cJSON_AddStringToObject(reply, "session", s->id);
-	cJSON_AddNumberToObject(reply, "channel", a->channel);
+	cJSON_AddNumberToObject(reply, "channel", a->chan.id);
 	cJSON_AddNumberToObject(reply, "pid", s->pid);
 	cJSON_AddNumberToObject(reply, "cols", s->cols);
 	cJSON_AddNumberToObject(reply, "rows", s->rows);
@@ -97,10 +100,11 @@ bad:
 	return false;
 }
 
-void relay_msg_pty_open(struct relay_conn *c, const cJSON *req, const cJSON *id)
+static void msg_open(struct relay_module *m, struct relay_conn *c, const cJSON *req,
+		      const cJSON *id)
 {
-	const struct relay_config *cfg = relay_server_config(c->srv);
-	struct relay_pty *p = relay_server_pty(c->srv);
+	struct relay_pty *p = relay_container_of(m, struct relay_pty, module);
+	const struct relay_pty_limits *cfg = &p->limits;
 	struct pty_open_params op = { .term = "xterm-256color" };
 	double cols = 80, rows = 24, credit = (double)cfg->default_credit;
 	const cJSON *argv = cJSON_GetObjectItemCaseSensitive(req, "argv");
@@ -131,9 +135,7 @@ void relay_msg_pty_open(struct relay_conn *c, const cJSON *req, const cJSON *id)
 	    !relay_proto_int_field(c, req, id, "pty.open", "credit", 0, PTY_MAX_CREDIT, &credit) ||
 	    !relay_proto_bool_field(c, req, id, "pty.open", "read_only", &op.read_only))
 		return;
-	long mine = 0;
-	for (const struct pty_attach *a = c->attachments; a; a = a->next_in_conn)
-		mine++;
+	long mine = relay_pty_attachments(c);
 	if (relay_pty_count(p) >= cfg->max_sessions || mine >= cfg->max_sessions_per_connection) {
 		relay_proto_error(c, id, "too_many_sessions", NULL, "pty.open",
 				  "%ld sessions are open (max_sessions %ld), %ld on this connection "
@@ -162,12 +164,17 @@ void relay_msg_pty_open(struct relay_conn *c, const cJSON *req, const cJSON *id)
 	relay_pty_service(a->s);
 }
 
-void relay_msg_pty_attach(struct relay_conn *c, const cJSON *req, const cJSON *id)
+static const char *const pty_open_fields[] = { "argv", "cwd", "env", "cols", "rows", "term", "credit", "read_only", NULL };
+const struct relay_msg relay_msg_pty_open = { "pty.open", "pty", pty_open_fields, msg_open };
+
+static void msg_attach(struct relay_module *m, struct relay_conn *c, const cJSON *req,
+		        const cJSON *id)
 {
-	const struct relay_config *cfg = relay_server_config(c->srv);
+	struct relay_pty *p = relay_container_of(m, struct relay_pty, module);
+	const struct relay_pty_limits *cfg = &p->limits;
 	double since = -1, credit = (double)cfg->default_credit;
 	bool read_only = false;
-	struct pty_session *s = session_field(c, req, id, "pty.attach");
+	struct pty_session *s = session_field(p, c, req, id, "pty.attach");
 	if (!s || !relay_proto_int_field(c, req, id, "pty.attach", "since", 0, (double)s->total, &since) ||
 	    !relay_proto_int_field(c, req, id, "pty.attach", "credit", 0, PTY_MAX_CREDIT, &credit) ||
 	    !relay_proto_bool_field(c, req, id, "pty.attach", "read_only", &read_only))
@@ -192,12 +199,15 @@ void relay_msg_pty_attach(struct relay_conn *c, const cJSON *req, const cJSON *i
 	relay_pty_service(s);
 }
 
+static const char *const pty_attach_fields[] = { "session", "since", "credit", "read_only", NULL };
+const struct relay_msg relay_msg_pty_attach = { "pty.attach", "pty", pty_attach_fields, msg_attach };
+
 /* The attachment of the named session on this connection, for requests
  * that act on this connection's own channel. */
-static struct pty_attach *own_attachment(struct relay_conn *c, const cJSON *req,
-					 const cJSON *id, const char *type)
+static struct pty_attach *own_attachment(struct relay_pty *p, struct relay_conn *c,
+					 const cJSON *req, const cJSON *id, const char *type)
 {
-	struct pty_session *s = session_field(c, req, id, type);
+	struct pty_session *s = session_field(p, c, req, id, type);
 	struct pty_attach *a = s ? relay_pty_attached(c, s) : NULL;
 	if (s && !a)
 		relay_proto_error(c, id, "unknown_session", "session", type,
@@ -205,9 +215,11 @@ static struct pty_attach *own_attachment(struct relay_conn *c, const cJSON *req,
 	return a;
 }
 
-void relay_msg_pty_detach(struct relay_conn *c, const cJSON *req, const cJSON *id)
+static void msg_detach(struct relay_module *m, struct relay_conn *c, const cJSON *req,
+		        const cJSON *id)
 {
-	struct pty_attach *a = own_attachment(c, req, id, "pty.detach");
+	struct relay_pty *p = relay_container_of(m, struct relay_pty, module);
+	struct pty_attach *a = own_attachment(p, c, req, id, "pty.detach");
 	if (!a)
 		return;
 	cJSON *reply = relay_proto_reply("pty.detach", id);
@@ -216,10 +228,14 @@ void relay_msg_pty_detach(struct relay_conn *c, const cJSON *req, const cJSON *i
 	relay_pty_detach(a);
 }
 
-void relay_msg_pty_credit(struct relay_conn *c, const cJSON *req, const cJSON *id)
+const struct relay_msg relay_msg_pty_detach = { "pty.detach", "pty", session_fields, msg_detach };
+
+static void msg_credit(struct relay_module *m, struct relay_conn *c, const cJSON *req,
+		        const cJSON *id)
 {
+	struct relay_pty *p = relay_container_of(m, struct relay_pty, module);
 	double bytes = 0;
-	struct pty_attach *a = own_attachment(c, req, id, "pty.credit");
+	struct pty_attach *a = own_attachment(p, c, req, id, "pty.credit");
 	if (!a)
 		return;
 	if (!cJSON_GetObjectItemCaseSensitive(req, "bytes")) {
@@ -243,10 +259,15 @@ void relay_msg_pty_credit(struct relay_conn *c, const cJSON *req, const cJSON *i
 	relay_pty_grant(a, (uint64_t)bytes);
 }
 
-void relay_msg_pty_resize(struct relay_conn *c, const cJSON *req, const cJSON *id)
+static const char *const credit_fields[] = { "session", "bytes", NULL };
+const struct relay_msg relay_msg_pty_credit = { "pty.credit", "pty", credit_fields, msg_credit };
+
+static void msg_resize(struct relay_module *m, struct relay_conn *c, const cJSON *req,
+		        const cJSON *id)
 {
+	struct relay_pty *p = relay_container_of(m, struct relay_pty, module);
 	double cols = -1, rows = -1;
-	struct pty_session *s = writable_session(c, req, id, "pty.resize");
+	struct pty_session *s = writable_session(p, c, req, id, "pty.resize");
 	if (!s || !relay_proto_int_field(c, req, id, "pty.resize", "cols", 1, PTY_SIZE_MAX, &cols) ||
 	    !relay_proto_int_field(c, req, id, "pty.resize", "rows", 1, PTY_SIZE_MAX, &rows))
 		return;
@@ -268,6 +289,9 @@ void relay_msg_pty_resize(struct relay_conn *c, const cJSON *req, const cJSON *i
 	relay_conn_send_json(c, reply);
 }
 
+static const char *const resize_fields[] = { "session", "cols", "rows", NULL };
+const struct relay_msg relay_msg_pty_resize = { "pty.resize", "pty", resize_fields, msg_resize };
+
 static const struct {
 	const char *name;
 	int sig;
@@ -277,10 +301,12 @@ static const struct {
 	{ "STOP", SIGSTOP }, { "TSTP", SIGTSTP }, { "WINCH", SIGWINCH }, { "ALRM", SIGALRM },
 };
 
-void relay_msg_pty_signal(struct relay_conn *c, const cJSON *req, const cJSON *id)
+static void msg_signal(struct relay_module *m, struct relay_conn *c, const cJSON *req,
+		        const cJSON *id)
 {
+	struct relay_pty *p = relay_container_of(m, struct relay_pty, module);
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, "signal");
-	struct pty_session *s = writable_session(c, req, id, "pty.signal");
+	struct pty_session *s = writable_session(p, c, req, id, "pty.signal");
 	if (!s)
 		return;
 	const char *name = cJSON_GetStringValue(v);
@@ -309,9 +335,14 @@ void relay_msg_pty_signal(struct relay_conn *c, const cJSON *req, const cJSON *i
 	relay_conn_send_json(c, reply);
 }
 
-void relay_msg_pty_close(struct relay_conn *c, const cJSON *req, const cJSON *id)
+static const char *const signal_fields[] = { "session", "signal", NULL };
+const struct relay_msg relay_msg_pty_signal = { "pty.signal", "pty", signal_fields, msg_signal };
+
+static void msg_close(struct relay_module *m, struct relay_conn *c, const cJSON *req,
+		       const cJSON *id)
 {
-	struct pty_session *s = writable_session(c, req, id, "pty.close");
+	struct relay_pty *p = relay_container_of(m, struct relay_pty, module);
+	struct pty_session *s = writable_session(p, c, req, id, "pty.close");
 	if (!s)
 		return;
 	cJSON *reply = relay_proto_reply("pty.close", id);
@@ -320,26 +351,28 @@ void relay_msg_pty_close(struct relay_conn *c, const cJSON *req, const cJSON *id
 	relay_pty_close(s);
 }
 
-void relay_msg_pty_list(struct relay_conn *c, const cJSON *req, const cJSON *id)
+const struct relay_msg relay_msg_pty_close = { "pty.close", "pty", session_fields, msg_close };
+
+static void msg_list(struct relay_module *m, struct relay_conn *c, const cJSON *req,
+		      const cJSON *id)
 {
+	struct relay_pty *p = relay_container_of(m, struct relay_pty, module);
 	(void)req;
 	cJSON *reply = relay_proto_reply("pty.list", id);
 	cJSON *list = cJSON_AddArrayToObject(reply, "sessions");
-	struct relay_pty *p = relay_server_pty(c->srv);
 	for (struct pty_session *s = relay_pty_first(p); s; s = s->next)
 		if (!s->freeing)
 			cJSON_AddItemToArray(list, relay_pty_describe(s, c));
 	relay_conn_send_json(c, reply);
 }
 
-void relay_pty_binary(struct relay_conn *c, uint32_t channel, const uint8_t *data, size_t len)
+const struct relay_msg relay_msg_pty_list = { "pty.list", "pty", no_fields, msg_list };
+
+void relay_pty_input_frame(struct relay_chan *ch, const uint8_t *data, size_t len)
 {
-	struct pty_attach *a = relay_pty_channel(c, channel);
-	if (!a) {
-		relay_proto_error(c, NULL, "unknown_channel", NULL, NULL, "channel %u is not open",
-				  channel);
-		return;
-	}
+	struct pty_attach *a = relay_container_of(ch, struct pty_attach, chan);
+	struct relay_conn *c = ch->conn;
+	uint32_t channel = ch->id;
 	switch (relay_pty_input(a, data, len)) {
 	case 0:
 		return;

@@ -9,7 +9,7 @@
 #include <unistd.h>
 #include <cjson/cJSON.h>
 
-#include "internal.h"
+#include "base.h"
 
 enum setting_type { SET_INT, SET_STRING, SET_ORIGINS, SET_LOG_LEVEL };
 

@@ -5,12 +5,13 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "base.h"
 
 /* Set once at start by main; the only module state in relay. */
 static int log_fd = STDERR_FILENO;
@@ -19,6 +20,19 @@ static bool log_journal;          /* stderr is the journal: prefix, no timestamp
 static char log_path[1024];
 static long log_max_bytes;        /* rotate beyond this; 0 = never */
 static long log_size;
+
+/* systemd sets JOURNAL_STREAM=dev:ino for a service whose stderr is the
+ * journal; comparing it with stderr itself tells a child that merely inherited
+ * the variable from one that really writes into the journal. */
+static bool stderr_is_journal(void)
+{
+	const char *v = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	if (!v || sscanf(v, "%llu:%llu", &dev, &ino) != 2 || fstat(STDERR_FILENO, &st))
+		return false;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
@@ -41,7 +55,7 @@ int relay_log_open(const char *path, int level, long max_bytes)
 	log_level = level;
 	log_journal = false;
 	if (!path || !*path) {
-		log_journal = relay_sd_stderr_is_journal();
+		log_journal = stderr_is_journal();
 		return 0;
 	}
 	if (strlen(path) >= sizeof log_path)
@@ -87,8 +101,6 @@ void relay_log_close(void)
 void relay_log(int level, const char *fmt, ...)
 {
 	char line[2048];
-	struct timespec ts;
-	struct tm tm;
 	va_list ap;
 
 	if (level > log_level)
@@ -99,11 +111,9 @@ void relay_log(int level, const char *fmt, ...)
 		static const int priority[] = { 3, 4, 6, 7 };
 		n = snprintf(line, sizeof line, "<%d>", priority[level]);
 	} else {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		gmtime_r(&ts.tv_sec, &tm);
-		n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s ",
-			     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-			     tm.tm_sec, ts.tv_nsec / 1000000, relay_log_level_name(level));
+		char now[RELAY_ISO8601_MAX];
+		relay_iso8601_now(now, sizeof now, true);
+		n = snprintf(line, sizeof line, "%s %-5s ", now, relay_log_level_name(level));
 	}
 	va_start(ap, fmt);
 	int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);

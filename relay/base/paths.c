@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "base.h"
 
 int relay_runtime_dir_default(char *buf, size_t len)
 {
@@ -87,54 +87,3 @@ int relay_lock_acquire(const char *dir, const char *name, long *holder_pid)
 	return fd;
 }
 
-char *relay_read_text(const char *path, size_t max)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	char *buf = malloc(max + 1);
-	size_t n = buf ? fread(buf, 1, max, f) : 0;
-	fclose(f);
-	if (buf)
-		buf[n] = 0;
-	return buf;
-}
-
-int relay_mkdir_parents(const char *path, mode_t mode)
-{
-	char buf[PATH_MAX];
-	if (strlen(path) >= sizeof buf)
-		return -ENAMETOOLONG;
-	strcpy(buf, path);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		mkdir(buf, mode);   /* an existing one is fine; the last mkdir judges */
-		*p = '/';
-	}
-	if (mkdir(buf, mode) && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
-int relay_sibling_exe(const char *name, char *buf, size_t len)
-{
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-	snprintf(buf, len, "%s", name);
-	if (n <= 0)
-		return -ENOENT;
-	self[n] = 0;
-	char *slash = strrchr(self, '/');
-	if (!slash)
-		return -ENOENT;
-	*slash = 0;
-	char candidate[PATH_MAX + 64];
-	int m = snprintf(candidate, sizeof candidate, "%s/%s", self, name);
-	if (m < 0 || (size_t)m >= len || (size_t)m >= sizeof candidate ||
-	    access(candidate, X_OK))
-		return -ENOENT;
-	strcpy(buf, candidate);
-	return 0;
-}

@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "cli.h"
 
 #define EXIT_USAGE 2
 #define EXIT_BLOCK 2        /* Claude Code: block, stderr is the reason */

@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "cli.h"
 
 int relay_client_connect(const char *dir)
 {

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "internal.h"
+#include "hooks.h"
 
 #define HISTORY_MAX 200
 #define HISTORY_INPUT_BYTES (4u << 20)
@@ -14,11 +15,21 @@
 #define NAME_MAX_BYTES 64
 #define REASON_MAX 4096
 
+/* What a connection asked for with hooks.subscribe. */
 struct hook_sub {
 	bool all_events;
 	int n_events, n_tools;
 	char events[64][NAME_MAX_BYTES + 1];
 	char tools[64][NAME_MAX_BYTES + 1];
+};
+
+/* A connection that has subscribed or called: its channel tells us when it
+ * goes, so its waiting hooks are resolved and it is taken off their lists. */
+struct hook_peer {
+	struct relay_chan chan;
+	struct relay_hooks *mgr;         /* borrowed */
+	struct hook_peer *next;          /* the module's list */
+	struct hook_sub *sub;            /* owned; NULL: not subscribed */
 };
 
 struct hook_pending {
@@ -50,8 +61,10 @@ struct hook_record {
 };
 
 struct relay_hooks {
-	struct relay_server *srv;        /* borrowed */
+	struct relay_module module;
 	uv_loop_t *loop;                 /* borrowed */
+	struct hook_peer *peers;
+	long n_peers;
 	struct hook_pending *pending;
 	long n_pending;
 	unsigned long next_id;
@@ -63,8 +76,9 @@ struct relay_hooks {
 
 static const char *const decisions[] = { "allow", "deny", "ask", "block", "halt", "passthrough" };
 
-cJSON *relay_hooks_capability(void)
+static cJSON *hooks_capability(struct relay_module *m)
 {
+	(void)m;
 	cJSON *cap = cJSON_CreateObject();
 	cJSON_AddItemToObject(cap, "decisions", cJSON_CreateStringArray(decisions, 6));
 	cJSON_AddNumberToObject(cap, "history", HISTORY_MAX);
@@ -85,17 +99,6 @@ static bool decision_allowed(const char *event, const char *d)
 	    !strcmp(event, "SubagentStop") || !strcmp(event, "PostToolUse"))
 		return !strcmp(d, "block");
 	return false;
-}
-
-int relay_hooks_init(struct relay_server *srv, uv_loop_t *loop, struct relay_hooks **out)
-{
-	struct relay_hooks *h = calloc(1, sizeof *h);
-	if (!h)
-		return -ENOMEM;
-	h->srv = srv;
-	h->loop = loop;
-	*out = h;
-	return 0;
 }
 
 /* ---- history -------------------------------------------------------------- */
@@ -130,17 +133,12 @@ static void history_add(struct hook_pending *p, const char *decision, const char
 	r->why = why;
 	r->latency_ms = relay_now_ms() - p->started_ms;
 	r->input_json = copy;
-	struct timespec ts;
-	struct tm tm;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	snprintf(r->at, sizeof r->at, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+	relay_iso8601_now(r->at, sizeof r->at, true);
 	h->hist_len++;
 	h->hist_bytes += len;
 }
 
-cJSON *relay_hooks_history(struct relay_hooks *h, int limit)
+static cJSON *history_list(struct relay_hooks *h, int limit)
 {
 	cJSON *list = cJSON_CreateArray();
 	int skip = h->hist_len > limit ? h->hist_len - limit : 0;
@@ -251,7 +249,7 @@ static bool sub_matches(const struct hook_sub *s, const char *event, const char 
 
 /* ---- requests ------------------------------------------------------------ */
 
-int relay_hooks_call(struct relay_hooks *h, struct relay_conn *caller, const cJSON *id,
+static int hook_call(struct relay_hooks *h, struct relay_conn *caller, const cJSON *id,
 		     const char *event, const char *agent, const cJSON *input, const char *input_json,
 		     bool wait, uint64_t timeout_ms)
 {
@@ -259,7 +257,7 @@ int relay_hooks_call(struct relay_hooks *h, struct relay_conn *caller, const cJS
 		return -EAGAIN;
 	struct hook_pending *p = calloc(1, sizeof *p);
 	if (!p || !(p->input_json = strdup(input_json)) ||
-	    !(p->subs = calloc((size_t)relay_server_conn_count(h->srv) + 1, sizeof *p->subs))) {
+	    !(p->subs = calloc((size_t)h->n_peers + 1, sizeof *p->subs))) {
 		if (p)
 			free(p->input_json);
 		free(p);
@@ -281,8 +279,9 @@ int relay_hooks_call(struct relay_hooks *h, struct relay_conn *caller, const cJS
 	h->pending = p;
 	h->n_pending++;
 
-	for (struct relay_conn *c = relay_server_first_conn(h->srv); c; c = c->next) {
-		if (!c->hook_sub || c->closing || !sub_matches(c->hook_sub, event, p->tool_name))
+	for (struct hook_peer *peer = h->peers; peer; peer = peer->next) {
+		struct relay_conn *c = peer->chan.conn;
+		if (!peer->sub || c->closing || !sub_matches(peer->sub, event, p->tool_name))
 			continue;
 		cJSON *ev = cJSON_CreateObject();
 		cJSON_AddStringToObject(ev, "type", "hooks.request");
@@ -314,9 +313,10 @@ static struct hook_pending *find_pending(struct relay_hooks *h, const char *id)
 	return NULL;
 }
 
-void relay_msg_hooks_respond(struct relay_conn *c, const cJSON *req, const cJSON *id)
+static void msg_respond(struct relay_module *m, struct relay_conn *c, const cJSON *req,
+			const cJSON *id)
 {
-	struct relay_hooks *h = relay_server_hooks(c->srv);
+	struct relay_hooks *h = relay_container_of(m, struct relay_hooks, module);
 	const cJSON *hook = cJSON_GetObjectItemCaseSensitive(req, "hook");
 	const cJSON *decision = cJSON_GetObjectItemCaseSensitive(req, "decision");
 	const cJSON *reason = cJSON_GetObjectItemCaseSensitive(req, "reason");
@@ -378,11 +378,47 @@ void relay_msg_hooks_respond(struct relay_conn *c, const cJSON *req, const cJSON
 	resolve(p, req, NULL, c);
 }
 
-void relay_hooks_conn_gone(struct relay_hooks *h, struct relay_conn *c)
+static const char *const respond_fields[] = { "hook", "decision", "reason", "updated_input",
+					       NULL };
+const struct relay_msg relay_msg_hooks_respond = { "hooks.respond", "hooks", respond_fields,
+						   msg_respond };
+
+/* ---- peers ---------------------------------------------------------------- */
+
+static const struct relay_chan_ops peer_ops;
+
+static struct hook_peer *find_peer(struct relay_conn *c)
 {
-	free(c->hook_sub);
-	c->hook_sub = NULL;
-	struct hook_pending *p = h ? h->pending : NULL, *next;
+	for (struct relay_chan *ch = c->chans; ch; ch = ch->next)
+		if (ch->ops == &peer_ops)
+			return relay_container_of(ch, struct hook_peer, chan);
+	return NULL;
+}
+
+/* c's peer, made on first use; NULL when out of memory. */
+static struct hook_peer *peer_of(struct relay_hooks *h, struct relay_conn *c)
+{
+	struct hook_peer *peer = find_peer(c);
+	if (peer || !(peer = calloc(1, sizeof *peer)))
+		return peer;
+	peer->mgr = h;
+	relay_chan_add(c, &peer->chan, &peer_ops, false);
+	peer->next = h->peers;
+	h->peers = peer;
+	h->n_peers++;
+	return peer;
+}
+
+/* The connection goes: the hooks it called are resolved, the ones it was
+ * sent no longer wait for it. */
+static void peer_gone(struct relay_chan *ch)
+{
+	struct hook_peer *peer = relay_container_of(ch, struct hook_peer, chan), **pp;
+	struct relay_hooks *h = peer->mgr;
+	struct relay_conn *c = ch->conn;
+	free(peer->sub);
+	peer->sub = NULL;
+	struct hook_pending *p = h->pending, *next;
 	for (; p; p = next) {
 		next = p->next;
 		if (p->caller == c) {
@@ -396,7 +432,18 @@ void relay_hooks_conn_gone(struct relay_hooks *h, struct relay_conn *c)
 		if (!p->n_subs)
 			resolve(p, NULL, "subscriber disconnected", NULL);
 	}
+	for (pp = &h->peers; *pp != peer; pp = &(*pp)->next)
+		;
+	*pp = peer->next;
+	h->n_peers--;
+	relay_chan_remove(ch);
+	free(peer);
 }
+
+static const struct relay_chan_ops peer_ops = {
+	.kind = "hooks",
+	.gone = peer_gone,
+};
 
 /* Fills a subscription list from a JSON array of 1-64 short strings. */
 static bool name_list(const cJSON *arr, char (*dst)[NAME_MAX_BYTES + 1], int *n)
@@ -414,11 +461,14 @@ static bool name_list(const cJSON *arr, char (*dst)[NAME_MAX_BYTES + 1], int *n)
 	return true;
 }
 
-void relay_msg_hooks_subscribe(struct relay_conn *c, const cJSON *req, const cJSON *id)
+static void msg_subscribe(struct relay_module *m, struct relay_conn *c, const cJSON *req,
+			  const cJSON *id)
 {
+	struct relay_hooks *h = relay_container_of(m, struct relay_hooks, module);
 	const cJSON *events = cJSON_GetObjectItemCaseSensitive(req, "events");
 	const cJSON *tools = cJSON_GetObjectItemCaseSensitive(req, "tools");
-	struct hook_sub *s = calloc(1, sizeof *s);
+	struct hook_peer *peer = peer_of(h, c);
+	struct hook_sub *s = peer ? calloc(1, sizeof *s) : NULL;
 	if (!s) {
 		relay_proto_error(c, id, "internal", NULL, "hooks.subscribe", "out of memory");
 		return;
@@ -438,8 +488,8 @@ void relay_msg_hooks_subscribe(struct relay_conn *c, const cJSON *req, const cJS
 	}
 	for (int i = 0; i < s->n_events; i++)
 		s->all_events |= !strcmp(s->events[i], "*");
-	free(c->hook_sub);
-	c->hook_sub = s;
+	free(peer->sub);
+	peer->sub = s;
 	cJSON *reply = relay_proto_reply("hooks.subscribe", id);
 	cJSON_AddItemToObject(reply, "events", cJSON_Duplicate(events, 1));
 	if (tools)
@@ -447,40 +497,86 @@ void relay_msg_hooks_subscribe(struct relay_conn *c, const cJSON *req, const cJS
 	relay_conn_send_json(c, reply);
 }
 
-void relay_msg_hooks_unsubscribe(struct relay_conn *c, const cJSON *req, const cJSON *id)
+static const char *const subscribe_fields[] = { "events", "tools", NULL };
+const struct relay_msg relay_msg_hooks_subscribe = { "hooks.subscribe", "hooks",
+						     subscribe_fields, msg_subscribe };
+
+static void msg_unsubscribe(struct relay_module *m, struct relay_conn *c, const cJSON *req,
+			    const cJSON *id)
 {
+	struct hook_peer *peer = find_peer(c);
+	(void)m;
 	(void)req;
-	free(c->hook_sub);
-	c->hook_sub = NULL;
+	if (peer) {
+		free(peer->sub);
+		peer->sub = NULL;
+	}
 	relay_conn_send_json(c, relay_proto_reply("hooks.unsubscribe", id));
 }
 
-void relay_hooks_shutdown(struct relay_hooks *h)
+static const char *const no_fields[] = { NULL };
+const struct relay_msg relay_msg_hooks_unsubscribe = { "hooks.unsubscribe", "hooks", no_fields,
+						       msg_unsubscribe };
+
+/* ---- the module ----------------------------------------------------------- */
+
+/* Every waiting hook is answered, while its caller can still read. */
+static void hooks_shutdown(struct relay_module *m)
 {
-	while (h && h->pending)
+	struct relay_hooks *h = relay_container_of(m, struct relay_hooks, module);
+	while (h->pending)
 		resolve(h->pending, NULL, "daemon stopping", NULL);
 }
 
-bool relay_hooks_stopped(const struct relay_hooks *h)
+static bool hooks_stopped(struct relay_module *m)
 {
-	return !h || (!h->pending && !h->closing_timers);
+	struct relay_hooks *h = relay_container_of(m, struct relay_hooks, module);
+	return !h->pending && !h->closing_timers;
 }
 
-void relay_hooks_free(struct relay_hooks *h)
+static void hooks_free(struct relay_module *m)
 {
-	while (h && h->hist_len)
+	struct relay_hooks *h = relay_container_of(m, struct relay_hooks, module);
+	while (h->hist_len)
 		history_drop_oldest(h);
 	free(h);
 }
 
-long relay_hooks_pending(const struct relay_hooks *h)
+static void hooks_status(struct relay_module *m, cJSON *status)
 {
-	return h ? h->n_pending : 0;
+	struct relay_hooks *h = relay_container_of(m, struct relay_hooks, module);
+	long subscribers = 0;
+	for (const struct hook_peer *peer = h->peers; peer; peer = peer->next)
+		subscribers += peer->sub != NULL;
+	cJSON *hooks = cJSON_AddObjectToObject(status, "hooks");
+	cJSON_AddNumberToObject(hooks, "pending", (double)h->n_pending);
+	cJSON_AddNumberToObject(hooks, "subscribers", (double)subscribers);
 }
 
-void relay_msg_hook_call(struct relay_conn *c, const cJSON *req, const cJSON *id)
+static const struct relay_module_ops hooks_module_ops = {
+	.name = "hooks",
+	.capability = hooks_capability,
+	.status = hooks_status,
+	.shutdown = hooks_shutdown,
+	.stopped = hooks_stopped,
+	.free = hooks_free,
+};
+
+int relay_hooks_new(uv_loop_t *loop, struct relay_module **out)
 {
-	struct relay_hooks *h = relay_server_hooks(c->srv);
+	struct relay_hooks *h = calloc(1, sizeof *h);
+	if (!h)
+		return -ENOMEM;
+	h->module.ops = &hooks_module_ops;
+	h->loop = loop;
+	*out = &h->module;
+	return 0;
+}
+
+static void msg_call(struct relay_module *m, struct relay_conn *c, const cJSON *req,
+		     const cJSON *id)
+{
+	struct relay_hooks *h = relay_container_of(m, struct relay_hooks, module);
 	const char *type = "hook.call";
 	const char *names[] = { "event", "agent", "input_json" };
 	const char *values[3];
@@ -513,8 +609,10 @@ void relay_msg_hook_call(struct relay_conn *c, const cJSON *req, const cJSON *id
 		cJSON_Delete(input);
 		return;
 	}
-	int rc = relay_hooks_call(h, c, id, values[0], values[1], input, values[2], wait,
-				  (uint64_t)timeout_ms);
+	/* The caller is a peer too: if it goes, its hook is resolved. */
+	int rc = peer_of(h, c) ? hook_call(h, c, id, values[0], values[1], input, values[2], wait,
+					   (uint64_t)timeout_ms)
+			       : -ENOMEM;
 	cJSON_Delete(input);
 	if (rc == -EAGAIN)
 		relay_proto_error(c, id, "too_many_hooks", NULL, type,
@@ -523,13 +621,22 @@ void relay_msg_hook_call(struct relay_conn *c, const cJSON *req, const cJSON *id
 		relay_proto_error(c, id, "internal", NULL, type, "out of memory");
 }
 
-void relay_msg_hooks_history(struct relay_conn *c, const cJSON *req, const cJSON *id)
+static const char *const call_fields[] = { "event", "agent", "input_json", "wait",
+					    "timeout_ms", NULL };
+const struct relay_msg relay_msg_hook_call = { "hook.call", "hooks", call_fields, msg_call };
+
+static void msg_history(struct relay_module *m, struct relay_conn *c, const cJSON *req,
+			const cJSON *id)
 {
+	struct relay_hooks *h = relay_container_of(m, struct relay_hooks, module);
 	double limit = HISTORY_MAX;
 	if (!relay_proto_int_field(c, req, id, "hooks.history", "limit", 1, HISTORY_MAX, &limit))
 		return;
 	cJSON *reply = relay_proto_reply("hooks.history", id);
-	cJSON_AddItemToObject(reply, "hooks",
-			      relay_hooks_history(relay_server_hooks(c->srv), (int)limit));
+	cJSON_AddItemToObject(reply, "hooks", history_list(h, (int)limit));
 	relay_conn_send_json(c, reply);
 }
+
+static const char *const history_fields[] = { "limit", NULL };
+const struct relay_msg relay_msg_hooks_history = { "hooks.history", "hooks", history_fields,
+						   msg_history };

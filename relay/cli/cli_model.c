@@ -15,7 +15,7 @@
 #include <cjson/cJSON.h>
 
 #include "inference.h"
-#include "internal.h"
+#include "cli.h"
 
 #define EXIT_USAGE 2
 #define MAX_STOPS 16

@@ -28,7 +28,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include <uv.h>
+
+#include "cli.h"
 
 #define EXIT_USAGE 2
 #define STABLE_MS 30000             /* a daemon up this long resets the backoff */
@@ -98,14 +100,6 @@ static void start_daemon(struct anchor *a);
 static void finish_if_stopped(struct anchor *a);
 static void arm_health(struct anchor *a);
 
-static void iso_now(char *buf, size_t len)
-{
-	time_t now = time(NULL);
-	struct tm tm;
-	gmtime_r(&now, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static const char *mode_name(enum mode m)
 {
 	return m == MODE_SYSTEMD ? "systemd" : "supervise";
@@ -146,7 +140,7 @@ static void write_state(struct anchor *a)
 static void set_state(struct anchor *a, enum state s)
 {
 	if (a->state != s)
-		iso_now(a->since, sizeof a->since);
+		relay_iso8601_now(a->since, sizeof a->since, false);
 	a->state = s;
 	write_state(a);
 }
@@ -791,7 +785,7 @@ static int anchor_run(struct anchor *a, int argc, char **argv)
 	uv_signal_start(&a->sigint, on_signal, SIGINT);
 	uv_signal_start(&a->sighup, on_signal, SIGHUP);
 	watch_stdin(a);
-	iso_now(a->since, sizeof a->since);
+	relay_iso8601_now(a->since, sizeof a->since, false);
 	start_daemon(a);
 
 	uv_run(&a->loop, UV_RUN_DEFAULT);

@@ -17,7 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "cli.h"
 #include "units.h"   /* generated from systemd/ by CMake: UNIT_SERVICE_IN, UNIT_SOCKET_IN */
 
 #define EXIT_USAGE 2
