@@ -470,6 +470,8 @@ static void fill_info(struct inf_model *m)
 	i->tokenizer_error = m->tok ? "" : m->tok_err;
 	i->chat_family = inf_chat_family_name(m->chat_family);
 	i->has_chat_template = m->chat_template != NULL;
+	i->backend.name = "";   /* none until one is chosen (never, vocab_only) */
+	i->backend.isa = "";
 }
 
 static int load(struct inf_gguf *g, const struct inf_model_options *opt, struct inf_model **out, char *err)
