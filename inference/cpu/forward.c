@@ -1,9 +1,10 @@
 /*
  * cpu/forward.c: the llama/qwen2 forward pass on the CPU, read top to bottom
- * in inf_cpu_forward() (the CPU backend's forward operation). A batch of tokens goes through every matrix together
- * (each weight row is read from the mmap once per batch and multiplied with
- * every token's activations); one token is the matrix-vector case of the
- * same code. Activations are quantized to 8 bits for quantized weights.
+ * in inf_cpu_forward() (the CPU backend's forward operation). A batch of
+ * tokens goes through every matrix together (each weight row is read from
+ * the mmap once per batch and multiplied with every token's activations);
+ * one token is the matrix-vector case of the same code. Activations are
+ * quantized to 8 bits for quantized weights.
  */
 #include <math.h>
 #include <string.h>
