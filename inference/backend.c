@@ -37,7 +37,8 @@ const struct inf_backend *inf_backend_select(struct inf_backend_choice *choice, 
 		n->name = registry[i].name;
 		snprintf(n->reason, sizeof n->reason, "%s", why);
 	}
-	snprintf(err, INF_ERR_MAX, "no backend can run on this machine (%s: %s)",
-		 choice->not_chosen[choice->n_not_chosen - 1].name, choice->not_chosen[choice->n_not_chosen - 1].reason);
+	/* the last is the most general (the CPU's), so its reason says most */
+	const struct inf_backend_not_chosen *last = &choice->not_chosen[choice->n_not_chosen - 1];
+	snprintf(err, INF_ERR_MAX, "no backend can run on this machine (%s: %.400s)", last->name, last->reason);
 	return NULL;
 }

@@ -96,7 +96,7 @@ struct inf_backend_choice {
 	uint32_t n_not_chosen;
 	struct inf_backend_not_chosen {
 		const char *name;      /* "cuda" */
-		char reason[256];      /* "not built into this binary" */
+		char reason[INF_ERR_MAX]; /* "not built into this binary" */
 	} not_chosen[INF_MAX_BACKENDS];
 };
 
