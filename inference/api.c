@@ -1,7 +1,8 @@
 /*
- * api.c: tokenizing through the model's tokenizer, evaluating batches,
- * sampling, cancel, stats, and the generate loop (prompt as one batch, then
- * one token at a time, streamed through the stop-string matcher).
+ * api.c: tokenizing through the model's tokenizer, evaluating batches on the
+ * context's backend, sampling, cancel, stats, and the generate loop (prompt
+ * as one batch, then one token at a time, streamed through the stop-string
+ * matcher).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,15 @@ int inf_model_token_piece(const struct inf_model *m, int32_t id, bool render_spe
 	if (!m->tok)
 		return INF_EUNSUPPORTED;
 	return inf_token_to_piece(m->tok, id, render_special, buf, cap);
+}
+
+int inf_forward(struct inf_context *c, const int32_t *ids, uint32_t n, char err[INF_ERR_MAX])
+{
+	for (uint32_t t = 0; t < n; t++)
+		if (ids[t] < 0 || (uint32_t)ids[t] >= c->m->n_vocab)
+			return inf_fail(err, INF_EINVAL, "token id %d at batch position %u is out of range [0, %u)",
+					ids[t], t, c->m->n_vocab);
+	return c->backend->forward(c->state, ids, n, c->n_past, c->logits, &c->cancel, err);
 }
 
 static int evaluate(struct inf_context *c, const int32_t *ids, size_t n, char *err)
@@ -177,7 +187,7 @@ static int prompt_text(const struct inf_model *m, const struct inf_generate_para
 	/* as the template renders (a default system prompt of its own included) */
 	int rc = inf_chat_apply_template(m->chat_template, msgs, n, true, "", eos, out, terr);
 	if (rc)
-		return inf_fail(err, rc, "chat: %s (raw prompts, without --chat, still work)", terr);
+		return inf_fail(err, rc, "chat: %s (raw prompts, with chat false, still work)", terr);
 	*family = inf_chat_family_name(m->chat_family);
 	return 0;
 }

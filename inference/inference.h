@@ -2,8 +2,9 @@
  * inference/inference.h: the inference library's public API (prefix inf_).
  *
  * Loads a GGUF llama-family model (architectures llama and qwen2) and runs
- * it on the CPU. docs/inference.md describes the formats, the types, what is
- * validated and the numerical tolerances.
+ * it on a backend chosen at load (today the CPU's, the only one built).
+ * docs/inference.md describes the formats, the types, what is validated,
+ * the backends and the numerical tolerances.
  *
  * Conventions: functions return 0 (INF_OK) or a negative INF_E* code and,
  * on error, write a message naming the problem (file, byte offset, key or
@@ -85,6 +86,21 @@ void inf_model_free(struct inf_model *model);
 
 #define INF_N_TYPES 40   /* ggml type ids below this are named */
 
+/* Which backend runs a model's forward pass, and why each other backend
+ * does not (inf_model_info.backend; docs/inference.md, "Backends"). */
+#define INF_MAX_BACKENDS 4
+struct inf_backend_choice {
+	const char *name;              /* "cpu"; "" for a model loaded vocab_only (none) */
+	const char *isa;               /* what its contexts use by default (cpu: the ISA
+	                                  that isa AUTO picks, "avx512"); "" when none */
+	uint32_t n_not_chosen;
+	struct inf_backend_not_chosen {
+		const char *name;      /* "cuda" */
+		char reason[INF_ERR_MAX]; /* "not built into this binary" */
+	} not_chosen[INF_MAX_BACKENDS];
+};
+
+
 struct inf_model_info {
 	const char *arch;              /* "llama" or "qwen2"; vocab_only: general.architecture as is, "" if absent */
 	bool vocab_only;               /* loaded with inf_model_options.vocab_only: then only
@@ -109,6 +125,7 @@ struct inf_model_info {
 	const char *tokenizer_error;   /* why there is no usable tokenizer, or "" */
 	const char *chat_family;       /* inf_chat_family_name() of the template */
 	bool has_chat_template;
+	struct inf_backend_choice backend; /* chosen at load */
 };
 
 void inf_model_get_info(const struct inf_model *model, struct inf_model_info *info);

@@ -1,6 +1,9 @@
 /*
  * inference/internal.h: declarations shared inside the inference module
- * (GGUF reader and writer, tensor types and kernels, thread pool, model).
+ * (GGUF reader and writer, tensor types; the CPU backend's kernels and
+ * thread pool, cpu/, declared here because the tests and bench/infer reach
+ * them too). The model and the context are model.h's, the backend seam
+ * backend.h's.
  */
 #ifndef TETHER_INFERENCE_INTERNAL_H
 #define TETHER_INFERENCE_INTERNAL_H
@@ -81,7 +84,7 @@ int inf_dequantize(uint32_t type, const void *src, float *dst, uint64_t n);
 /* Reference quantizers for the writer (n a multiple of the block). */
 int inf_quantize(uint32_t type, const float *src, void *dst, uint64_t n);
 
-/* ---- kernels (kernels.c): runtime dispatch by ISA ---- */
+/* ---- kernels (cpu/kernels.c): runtime dispatch by ISA ---- */
 
 /* Which activation format a weight type multiplies with. */
 enum inf_act_kind { INF_ACT_F32, INF_ACT_Q8, INF_ACT_Q8K };
@@ -170,7 +173,7 @@ size_t inf_packed_group_bytes(uint32_t type, uint32_t cols);
 /* Packs rows [0, rows) (a multiple of 16) of a matrix with cols columns. */
 void inf_pack16(uint32_t type, const void *src, uint64_t rows, uint32_t cols, void *dst);
 
-/* ---- thread pool (pool.c) ---- */
+/* ---- thread pool (cpu/pool.c) ---- */
 
 struct inf_pool;
 /* n_threads workers including the caller (n_threads - 1 threads started). */
@@ -234,8 +237,8 @@ struct inf_gguf_tensor {
 	uint64_t offset;                  /* from the data section */
 	uint64_t n_bytes;
 	const void *data;
-	/* rows [0, packed_rows) in the packed layout (inf_pack16), owned by
-	 * the model; NULL: none */
+	/* rows [0, packed_rows) in the packed layout (inf_pack16), made and
+	 * owned by the CPU backend (cpu/pack.c, its prepare); NULL: none */
 	const void *packed;
 	uint64_t packed_rows;
 };

@@ -1,7 +1,8 @@
 /*
  * model.c: from a parsed GGUF file to a model (hyperparameters, tensors of
- * the right shapes and types, the tokenizer), and contexts (KV cache,
- * scratch, thread pool) with their size checks.
+ * the right shapes and types, the tokenizer, then the backend chosen and
+ * its preparation of the weights), and contexts: their parameters, size
+ * checks and shared part, with the backend's state.
  */
 #include <errno.h>
 #include <math.h>
@@ -9,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -470,60 +470,8 @@ static void fill_info(struct inf_model *m)
 	i->tokenizer_error = m->tok ? "" : m->tok_err;
 	i->chat_family = inf_chat_family_name(m->chat_family);
 	i->has_chat_template = m->chat_template != NULL;
-}
-
-/* A copy of the matrix's rows in groups of 16 in the packed layout, where
- * this CPU has the packed kernels. The mapped pages of the copied rows are
- * then released (the kernels never read them; a context on another ISA
- * that does faults them back in from the file), so the copy does not
- * double the resident weights. */
-static int pack_matrix(struct inf_model *m, const struct inf_gguf_tensor *ct, char *err)
-{
-	struct inf_gguf_tensor *t = (struct inf_gguf_tensor *)ct;   /* the model owns g */
-	if (t->packed || !inf_packable(t->type) || t->n_dims != 2 || t->ne[0] % 32)
-		return 0;
-	if ((t->type == INF_TYPE_Q4_K || t->type == INF_TYPE_Q6_K) && t->ne[0] % 256)
-		return 0;
-	uint64_t rows = t->ne[1] / 16 * 16;
-	size_t row_bytes = (size_t)inf_row_bytes(t->type, t->ne[0]);
-	size_t len = rows / 16 * inf_packed_group_bytes(t->type, (uint32_t)t->ne[0]);
-	if (!rows)
-		return 0;
-	void *p = aligned_alloc(64, (len + 63) / 64 * 64);
-	if (!p)
-		return inf_fail(err, INF_ENOMEM, "out of memory packing %s (%zu bytes)", t->name, len);
-	inf_pack16(t->type, t->data, rows, (uint32_t)t->ne[0], p);
-	t->packed = p;
-	t->packed_rows = rows;
-	m->info.packed_bytes += len;
-	long pg = sysconf(_SC_PAGESIZE);
-	if (m->g->mapped && pg > 0) {
-		/* whole pages inside the packed rows only: the rest stays mapped */
-		uintptr_t mask = (uintptr_t)pg - 1;
-		uintptr_t a = ((uintptr_t)t->data + mask) & ~mask;
-		uintptr_t e = ((uintptr_t)t->data + rows * row_bytes) & ~mask;
-		if (e > a)
-			madvise((void *)a, e - a, MADV_DONTNEED);
-	}
-	return 0;
-}
-
-static int pack_weights(struct inf_model *m, const struct inf_model_options *opt, char *err)
-{
-	const struct inf_kernels *k = inf_kernels_get(INF_ISA_AUTO);
-	if ((opt && opt->no_pack) || !k->mm16_q8 || !k->mm16_q4k || !k->mm16_q6k)
-		return 0;
-	int rc = 0;
-	for (uint32_t l = 0; !rc && l < m->n_layer; l++) {
-		const struct inf_layer *L = &m->layers[l];
-		const struct inf_gguf_tensor *w[] = { L->wq, L->wk, L->wv, L->wo, L->w_gate, L->w_up, L->w_down };
-		for (size_t i = 0; !rc && i < sizeof w / sizeof w[0]; i++)
-			rc = pack_matrix(m, w[i], err);
-	}
-	/* tied: the embedding's rows are looked up in the file's layout */
-	if (!rc && m->output != m->tok_embd)
-		rc = pack_matrix(m, m->output, err);
-	return rc;
+	i->backend.name = "";   /* none until one is chosen (never, vocab_only) */
+	i->backend.isa = "";
 }
 
 static int load(struct inf_gguf *g, const struct inf_model_options *opt, struct inf_model **out, char *err)
@@ -547,7 +495,7 @@ static int load(struct inf_gguf *g, const struct inf_model_options *opt, struct 
 	} else if (g->n_tensors == 0) {
 		rc = inf_fail(err, INF_EFORMAT,
 			      "the file has no tensors (a vocabulary-only file): it can only be loaded "
-			      "with vocab_only, to tokenize (tether tokenize, tether model info)");
+			      "with vocab_only (inf_model_options), to tokenize and describe its vocabulary");
 	} else {
 		rc = load_hparams(m, err);
 		if (!rc)
@@ -576,11 +524,16 @@ static int load(struct inf_gguf *g, const struct inf_model_options *opt, struct 
 		if (opt->progress)
 			opt->progress(1.0, opt->progress_user);
 	}
-	/* after the prefault: it would touch the pages packing releases */
-	int prc = pack_weights(m, opt, err);
-	if (prc) {
-		inf_model_free(m);
-		return prc;
+	if (!m->vocab_only) {
+		/* after the prefault: it would touch the pages packing releases */
+		const struct inf_backend *b = inf_backend_select(&m->info.backend, err);
+		void *state = NULL;
+		if (!b || (rc = b->prepare(m, opt, &state, err))) {
+			inf_model_free(m);
+			return b ? rc : INF_EUNSUPPORTED;
+		}
+		m->backend = b;
+		m->backend_state = state;
 	}
 	*out = m;
 	return 0;
@@ -634,9 +587,8 @@ void inf_model_free(struct inf_model *m)
 	free(m->chat_template);
 	if (m->tok)
 		inf_tokenizer_free(m->tok);
-	if (m->g)
-		for (uint64_t t = 0; t < m->g->n_tensors; t++)
-			free((void *)m->g->tensors[t].packed);
+	if (m->backend)
+		m->backend->release(m, m->backend_state);
 	inf_gguf_free(m->g);
 	free(m);
 }
@@ -653,31 +605,10 @@ void inf_context_params_default(struct inf_context_params *p)
 	memset(p, 0, sizeof *p);
 }
 
-static uint64_t scratch_floats(const struct inf_model *m, uint32_t n_threads, uint32_t n_ctx)
+/* The shared part of a context: the logits and the sampler's copy. */
+static uint64_t shared_bytes(const struct inf_model *m)
 {
-	uint64_t qd = (uint64_t)m->n_head * m->head_dim, kvd = (uint64_t)m->n_head_kv * m->head_dim;
-	uint64_t per_tok = 2 * (uint64_t)m->dim + 2 * qd + 2 * kvd + 2 * (uint64_t)m->ffn_dim;
-	return per_tok * INF_MAX_BATCH + (uint64_t)n_threads * n_ctx + 2ull * m->n_vocab + m->n_rot;
-}
-
-static uint64_t act_bytes(const struct inf_model *m)
-{
-	uint64_t w = m->dim > m->ffn_dim ? m->dim : m->ffn_dim;
-	uint64_t qd = (uint64_t)m->n_head * m->head_dim;
-	if (qd > w)
-		w = qd;
-	/* the largest of the three formats per row, times the batch */
-	return (w * 4 + 64) * INF_MAX_BATCH;
-}
-
-static size_t kv_elem_bytes(enum inf_kv_type type)
-{
-	return type == INF_KV_F32 ? sizeof(float) : sizeof(uint16_t);
-}
-
-static uint64_t kv_bytes(const struct inf_model *m, uint32_t n_ctx, enum inf_kv_type type)
-{
-	return 2ull * m->n_layer * n_ctx * m->n_head_kv * m->head_dim * kv_elem_bytes(type);
+	return 2ull * m->n_vocab * sizeof(float);
 }
 
 const char *inf_kv_type_name(enum inf_kv_type type)
@@ -690,8 +621,9 @@ uint64_t inf_context_bytes(const struct inf_model *m, uint32_t n_ctx, enum inf_k
 	if (m->vocab_only)
 		return 0;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	uint32_t nt = cpus > 0 ? (uint32_t)cpus : 1;
-	return kv_bytes(m, n_ctx, type) + scratch_floats(m, nt, n_ctx) * 4 + act_bytes(m);
+	struct inf_context_params p = { .n_ctx = n_ctx, .n_threads = cpus > 0 ? (uint32_t)cpus : 1, .kv_type = type };
+	uint64_t kv;
+	return shared_bytes(m) + m->backend->context_bytes(m, &p, &kv);
 }
 
 static uint64_t mem_available(void)
@@ -730,59 +662,35 @@ int inf_context_create(struct inf_model *m, const struct inf_context_params *pin
 		return inf_fail(err, INF_EINVAL, "n_threads %u is out of range [1, 256]", p.n_threads);
 	if ((unsigned)p.isa > INF_ISA_AVX512)
 		return inf_fail(err, INF_EINVAL, "isa %d is not one of auto, portable, avx2, avx512", (int)p.isa);
-	const struct inf_kernels *k = inf_kernels_get(p.isa);
-	if (!k)
-		return inf_fail(err, INF_EUNSUPPORTED, "isa %s is not supported by this CPU", inf_isa_name(p.isa));
-	p.isa = k->isa;
 	if ((unsigned)p.kv_type > INF_KV_F32)
 		return inf_fail(err, INF_EINVAL, "kv_type %d is not one of f16, f32", (int)p.kv_type);
-	uint64_t need = kv_bytes(m, p.n_ctx, p.kv_type) + scratch_floats(m, p.n_threads, p.n_ctx) * 4 + act_bytes(m);
+	uint64_t kv = 0;
+	uint64_t need = shared_bytes(m) + m->backend->context_bytes(m, &p, &kv);
 	uint64_t avail = p.max_bytes ? p.max_bytes : mem_available();
 	if (avail && need > avail)
 		return inf_fail(err, INF_ECONTEXT,
 				"n_ctx %u needs %llu MiB (%s KV cache %llu MiB + scratch), above the %llu MiB %s",
 				p.n_ctx, (unsigned long long)(need >> 20), inf_kv_type_name(p.kv_type),
-				(unsigned long long)(kv_bytes(m, p.n_ctx, p.kv_type) >> 20), (unsigned long long)(avail >> 20),
+				(unsigned long long)(kv >> 20), (unsigned long long)(avail >> 20),
 				p.max_bytes ? "allowed (max_bytes)" : "available (MemAvailable)");
 	struct inf_context *c = calloc(1, sizeof *c);
 	if (!c)
 		return inf_fail(err, INF_ENOMEM, "out of memory");
 	c->m = m;
-	c->p = p;
-	c->k = k;
-	size_t kvd = (size_t)m->n_head_kv * m->head_dim, qd = (size_t)m->n_head * m->head_dim;
-	size_t kvn = (size_t)m->n_layer * p.n_ctx * kvd, B = INF_MAX_BATCH;
-	c->kv_elem = kv_elem_bytes(p.kv_type);
-	c->k_cache = malloc(kvn * c->kv_elem);
-	c->v_cache = malloc(kvn * c->kv_elem);
-	c->x = malloc(B * m->dim * sizeof(float));
-	c->xb = malloc(B * m->dim * sizeof(float));
-	c->q = malloc(B * qd * sizeof(float));
-	c->att = malloc(B * qd * sizeof(float));
-	c->kk = malloc(B * kvd * sizeof(float));
-	c->vv = malloc(B * kvd * sizeof(float));
-	c->hb = malloc(B * m->ffn_dim * sizeof(float));
-	c->hb2 = malloc(B * m->ffn_dim * sizeof(float));
-	c->scores = malloc((size_t)p.n_threads * p.n_ctx * sizeof(float));
-	c->act = aligned_alloc(64, (act_bytes(m) + 63) / 64 * 64);
-	c->inv_freq = malloc(m->n_rot / 2 * sizeof(float) + 1);
+	c->backend = m->backend;
 	c->logits = calloc(m->n_vocab, sizeof(float));
 	c->work = calloc(m->n_vocab, sizeof(float));
-	if (!c->k_cache || !c->v_cache || !c->x || !c->xb || !c->q || !c->att || !c->kk || !c->vv ||
-	    !c->hb || !c->hb2 || !c->scores || !c->act || !c->inv_freq || !c->logits || !c->work) {
+	if (!c->logits || !c->work) {
 		inf_context_free(c);
 		return inf_fail(err, INF_ENOMEM, "out of memory for a context of %u tokens", p.n_ctx);
 	}
-	for (uint32_t i = 0; i < m->n_rot / 2; i++) {
-		double f = m->rope_scale * pow(m->rope_base, -2.0 * i / m->n_rot);
-		if (m->rope_freqs)
-			f /= m->rope_freqs[i];
-		c->inv_freq[i] = (float)f;
-	}
-	if (inf_pool_create(p.n_threads, &c->pool)) {
+	/* the backend resolves its own parameters (cpu: the ISA) */
+	int rc = c->backend->context_create(m, &p, &c->state, err);
+	if (rc) {
 		inf_context_free(c);
-		return inf_fail(err, INF_ENOMEM, "cannot start %u threads", p.n_threads);
+		return rc;
 	}
+	c->p = p;
 	*out = c;
 	return 0;
 }
@@ -791,20 +699,8 @@ void inf_context_free(struct inf_context *c)
 {
 	if (!c)
 		return;
-	inf_pool_free(c->pool);
-	free(c->k_cache);
-	free(c->v_cache);
-	free(c->x);
-	free(c->xb);
-	free(c->q);
-	free(c->att);
-	free(c->kk);
-	free(c->vv);
-	free(c->hb);
-	free(c->hb2);
-	free(c->scores);
-	free(c->act);
-	free(c->inv_freq);
+	if (c->state)
+		c->backend->context_free(c->state);
 	free(c->logits);
 	free(c->work);
 	free(c);

@@ -1,10 +1,12 @@
 /*
- * inference/model.h: the loaded model and the context, shared by model.c
- * (loading), forward.c (the forward pass) and api.c (tokenize, generate).
+ * inference/model.h: the loaded model and the context's shared part, used
+ * by model.c (loading, contexts), api.c (tokenize, evaluate, generate) and
+ * the backends (cpu/: the forward pass reads the model's weights).
  */
 #ifndef TETHER_INFERENCE_MODEL_H
 #define TETHER_INFERENCE_MODEL_H
 
+#include "backend.h"
 #include "internal.h"
 
 enum inf_arch { INF_ARCH_LLAMA, INF_ARCH_QWEN2 };
@@ -38,37 +40,32 @@ struct inf_model {
 	char name[128], tokenizer_model[32];
 	bool vocab_only;                       /* inf_model_options.vocab_only: no weights */
 	char arch_name[32];                    /* general.architecture (vocab_only) */
+	/* The backend that prepared the weights and runs every context of the
+	 * model (borrowed, static); NULL until prepared, and for vocab_only. */
+	const struct inf_backend *backend;
+	void *backend_state;                   /* owned by backend: its release */
 };
 
 /* Largest batch evaluated at once; longer prompts go in chunks of this. */
 #define INF_MAX_BATCH 256
 
+/* A context: what every backend shares. The KV cache and the scratch are
+ * the backend's (state). */
 struct inf_context {
-	struct inf_model *m;
-	struct inf_context_params p;           /* resolved */
-	const struct inf_kernels *k;
-	struct inf_pool *pool;
-	uint32_t n_past;
-	/* KV cache, elements of p.kv_type (uint16_t F16 or float), laid out
-	 * (n_layer, n_head_kv, n_ctx, head_dim) for keys and for values: a kv
-	 * head's positions are contiguous, streamed by the attention kernel. */
-	void *k_cache, *v_cache;
-	size_t kv_elem;                        /* bytes per cache element */
-	/* scratch for a batch of up to INF_MAX_BATCH tokens */
-	float *x, *xb, *q, *kk, *vv, *att, *hb, *hb2;  /* (batch, width) */
-	float *scores;                         /* (n_threads, n_ctx) */
-	void *act;                             /* quantized activations */
-	const float *act_src;                  /* what act holds, to reuse it */
-	enum inf_act_kind act_kind;
-	float *inv_freq;                       /* (n_rot/2) */
-	float *logits;                         /* (n_vocab) */
+	struct inf_model *m;                   /* borrowed: outlives the context */
+	struct inf_context_params p;           /* resolved (the backend's own too) */
+	const struct inf_backend *backend;     /* = m->backend */
+	void *state;                           /* owned by backend: its context_free */
+	uint32_t n_past;                       /* positions in the cache */
+	float *logits;                         /* (n_vocab) the last position's */
 	float *work;                           /* (n_vocab) logits the sampler may modify */
 	atomic_bool cancel;
 	struct inf_stats stats;
 };
 
-/* The forward pass over ids[0..n) at positions n_past.. (n <= INF_MAX_BATCH);
- * leaves the last position's logits in ctx->logits. */
+/* The forward pass over ids[0..n) at positions n_past.. (n <= INF_MAX_BATCH)
+ * on the context's backend, after checking the ids; leaves the last
+ * position's logits in ctx->logits. Does not move n_past. */
 int inf_forward(struct inf_context *ctx, const int32_t *ids, uint32_t n, char err[INF_ERR_MAX]);
 
 int inf_fail(char *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -1,4 +1,4 @@
-// Writes inference/tokenizer_unicode.c: the Unicode categories the byte-level
+// Writes inference/text/tokenizer_unicode.c: the Unicode categories the byte-level
 // BPE pre-tokenizers need (\p{L}, \p{N}, ECMAScript's \s, and \p{P}, \p{S},
 // \p{M} for the DeepSeek and Falcon ones, \p{Ll} and [\p{Lu}\p{Lt}] for
 // Tekken's), as sorted code

@@ -171,6 +171,16 @@ static int load(const struct opts *o, bool prefault, struct inf_model **m)
 	char err[INF_ERR_MAX];
 	if (inf_model_load(o->model, &mo, m, err)) {
 		fprintf(stderr, "tether %s: %s\n", o->cmd, err);
+		/* a file without tensors: say which commands work on it */
+		struct inf_model_options vo = { .vocab_only = true };
+		struct inf_model_info vi;
+		if (!mo.vocab_only && !inf_model_load(o->model, &vo, m, err)) {
+			inf_model_get_info(*m, &vi);
+			if (vi.n_tensors == 0)
+				fprintf(stderr, "tether %s: tether tokenize and tether model info work on it\n", o->cmd);
+			inf_model_free(*m);
+		}
+		*m = NULL;
 		return 1;
 	}
 	return 0;
@@ -352,6 +362,16 @@ static int model_info(int argc, char **argv)
 		cJSON_AddNumberToObject(j, "context_bytes", (double)ctx_bytes);
 		cJSON_AddStringToObject(j, "kv_type", inf_kv_type_name(kv_type_of(&o)));
 		cJSON_AddBoolToObject(j, "n_ctx_above_trained", n_ctx > i.n_ctx_train);
+		cJSON *b = cJSON_AddObjectToObject(j, "backend"), *nc = cJSON_CreateArray();
+		cJSON_AddStringToObject(b, "name", i.backend.name);
+		cJSON_AddStringToObject(b, "isa", i.backend.isa);
+		for (uint32_t k = 0; k < i.backend.n_not_chosen; k++) {
+			cJSON *e = cJSON_CreateObject();
+			cJSON_AddStringToObject(e, "name", i.backend.not_chosen[k].name);
+			cJSON_AddStringToObject(e, "reason", i.backend.not_chosen[k].reason);
+			cJSON_AddItemToArray(nc, e);
+		}
+		cJSON_AddItemToObject(b, "not_chosen", nc);
 		print_json(j);
 	} else {
 		printf("architecture   %s\nname           %s\ngguf version   %u\n", i.arch, i.name, i.gguf_version);
@@ -374,6 +394,11 @@ static int model_info(int argc, char **argv)
 		if (n_ctx > i.n_ctx_train)
 			printf("               n_ctx %u is above the trained %u: a context of it is refused\n", n_ctx,
 			       i.n_ctx_train);
+		printf("backend        %s (isa %s)", i.backend.name, i.backend.isa);
+		for (uint32_t k = 0; k < i.backend.n_not_chosen; k++)
+			printf("%s %s: %s", k ? ";" : "; not chosen:", i.backend.not_chosen[k].name,
+			       i.backend.not_chosen[k].reason);
+		printf("\n");
 	}
 	inf_model_free(m);
 	return 0;
@@ -538,6 +563,8 @@ static int cmd_generate(int argc, char **argv)
 	rc = inf_generate(c, &p, &r, err);
 	if (rc && rc != INF_ECANCELED) {
 		fprintf(stderr, "tether generate: %s\n", err);
+		if (o.chat && !strncmp(err, "chat: ", 6))   /* the template failed */
+			fprintf(stderr, "tether generate: without --chat the prompt is used as it is\n");
 		inf_context_free(c);
 		inf_model_free(m);
 		return 1;

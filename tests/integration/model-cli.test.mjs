@@ -53,6 +53,11 @@ test('model info --json describes the file and the memory for --ctx', T, async (
   assert.equal(text.code, 0);
   assert.match(text.stdout, /architecture +qwen2/);
   assert.match(text.stdout, /chat template +chatml/);
+  // the backend chosen at load, and why each other one was not
+  assert.equal(j.backend.name, 'cpu');
+  assert.ok(['avx512', 'avx2', 'portable'].includes(j.backend.isa));
+  assert.deepEqual(j.backend.not_chosen, [{ name: 'cuda', reason: 'not built into this binary' }]);
+  assert.match(text.stdout, /backend +cpu \(isa (avx512|avx2|portable)\); not chosen: cuda: not built into this binary/);
 });
 
 test('tokenize gives ids and pieces, from --text or stdin alike', T, async () => {

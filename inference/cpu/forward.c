@@ -1,14 +1,15 @@
 /*
- * forward.c: the llama/qwen2 forward pass on the CPU, read top to bottom in
- * inf_forward(). A batch of tokens goes through every matrix together
- * (each weight row is read from the mmap once per batch and multiplied with
- * every token's activations); one token is the matrix-vector case of the
- * same code. Activations are quantized to 8 bits for quantized weights.
+ * cpu/forward.c: the llama/qwen2 forward pass on the CPU, read top to bottom
+ * in inf_cpu_forward() (the CPU backend's forward operation). A batch of
+ * tokens goes through every matrix together (each weight row is read from
+ * the mmap once per batch and multiplied with every token's activations);
+ * one token is the matrix-vector case of the same code. Activations are
+ * quantized to 8 bits for quantized weights.
  */
 #include <math.h>
 #include <string.h>
 
-#include "model.h"
+#include "cpu.h"
 
 /* ---- matrix multiply: y[t][r] = dot(W row r, x[t]) (+ bias[r]) ---- */
 
@@ -162,7 +163,7 @@ static void quant_chunk(void *arg, uint32_t t, uint32_t worker)
 
 /* Quantizes x (n rows of cols floats) for weights of `kind` into c->act,
  * unless it already holds exactly that. */
-static void quantize_act(struct inf_context *c, enum inf_act_kind kind, const float *x, uint32_t n, uint32_t cols)
+static void quantize_act(struct inf_cpu_context *c, enum inf_act_kind kind, const float *x, uint32_t n, uint32_t cols)
 {
 	if (c->act_src == x && c->act_kind == kind)
 		return;
@@ -175,7 +176,7 @@ static void quantize_act(struct inf_context *c, enum inf_act_kind kind, const fl
 /* y[i] = x W[i]^T (+ bias[i]) for n tokens and n_mats matrices with the
  * same number of columns; x is (n, cols) floats. Matrices whose types need
  * the same activation format run together. */
-static void matmul_n(struct inf_context *c, uint32_t n_mats, const struct inf_gguf_tensor *const *w,
+static void matmul_n(struct inf_cpu_context *c, uint32_t n_mats, const struct inf_gguf_tensor *const *w,
 		     const float *x, uint32_t n, float *const *y, const float *const *bias)
 {
 	bool done[MM_MAX] = { false };
@@ -214,7 +215,7 @@ static void matmul_n(struct inf_context *c, uint32_t n_mats, const struct inf_gg
 	}
 }
 
-static void matmul(struct inf_context *c, const struct inf_gguf_tensor *w, const float *x, uint32_t n,
+static void matmul(struct inf_cpu_context *c, const struct inf_gguf_tensor *w, const float *x, uint32_t n,
 		   float *y, const float *bias)
 {
 	matmul_n(c, 1, &w, x, n, &y, &bias);
@@ -234,7 +235,7 @@ static void rmsnorm(float *out, const float *x, const float *w, uint32_t n, floa
 
 /* Rotates each head's first n_rot dimensions: pairs (2i, 2i+1) for llama
  * (its converter permutes q/k rows for this), (i, i + n_rot/2) for qwen2. */
-static void rope(const struct inf_context *c, float *v, uint32_t n_heads, uint32_t pos)
+static void rope(const struct inf_cpu_context *c, float *v, uint32_t n_heads, uint32_t pos)
 {
 	const struct inf_model *m = c->m;
 	uint32_t half = m->n_rot / 2;
@@ -253,7 +254,7 @@ static void rope(const struct inf_context *c, float *v, uint32_t n_heads, uint32
 }
 
 struct att_job {
-	struct inf_context *c;
+	struct inf_cpu_context *c;
 	uint32_t layer, n, pos0;
 };
 
@@ -261,9 +262,9 @@ struct att_job {
 static void att_chunk(void *arg, uint32_t w, uint32_t worker)
 {
 	const struct att_job *j = arg;
-	struct inf_context *c = j->c;
+	struct inf_cpu_context *c = j->c;
 	const struct inf_model *m = c->m;
-	uint32_t hd = m->head_dim, kvd = m->n_head_kv * hd, qd = m->n_head * hd, n_ctx = c->p.n_ctx;
+	uint32_t hd = m->head_dim, kvd = m->n_head_kv * hd, qd = m->n_head * hd, n_ctx = c->n_ctx;
 	uint32_t group = m->n_head / m->n_head_kv;
 	float *sc = c->scores + (size_t)worker * n_ctx;
 	size_t layer = (size_t)j->layer * n_ctx * kvd;
@@ -278,9 +279,9 @@ static void att_chunk(void *arg, uint32_t w, uint32_t worker)
 }
 
 /* Stores the keys and values of position pos of layer l in the cache. */
-static void kv_store(struct inf_context *c, uint32_t l, uint32_t pos, const float *k, const float *v)
+static void kv_store(struct inf_cpu_context *c, uint32_t l, uint32_t pos, const float *k, const float *v)
 {
-	uint32_t hd = c->m->head_dim, n_ctx = c->p.n_ctx;
+	uint32_t hd = c->m->head_dim, n_ctx = c->n_ctx;
 	for (uint32_t h = 0; h < c->m->n_head_kv; h++) {
 		size_t at = (((size_t)l * c->m->n_head_kv + h) * n_ctx + pos) * hd;
 		const float *kh = k + (size_t)h * hd, *vh = v + (size_t)h * hd;
@@ -294,22 +295,19 @@ static void kv_store(struct inf_context *c, uint32_t l, uint32_t pos, const floa
 	}
 }
 
-int inf_forward(struct inf_context *c, const int32_t *ids, uint32_t n, char err[INF_ERR_MAX])
+int inf_cpu_forward(void *state, const int32_t *ids, uint32_t n, uint32_t pos0, float *logits,
+		    const atomic_bool *cancel, char err[INF_ERR_MAX])
 {
+	struct inf_cpu_context *c = state;
 	const struct inf_model *m = c->m;
 	uint32_t dim = m->dim, qd = m->n_head * m->head_dim, kvd = m->n_head_kv * m->head_dim;
-	uint32_t pos0 = c->n_past;
 	size_t erow = (size_t)inf_row_bytes(m->tok_embd->type, dim);
-	for (uint32_t t = 0; t < n; t++) {
-		if (ids[t] < 0 || (uint32_t)ids[t] >= m->n_vocab)
-			return inf_fail(err, INF_EINVAL, "token id %d at batch position %u is out of range [0, %u)",
-					ids[t], t, m->n_vocab);
+	for (uint32_t t = 0; t < n; t++)   /* the ids are below n_vocab (the core checked) */
 		inf_dequantize(m->tok_embd->type, (const uint8_t *)m->tok_embd->data + (size_t)ids[t] * erow,
 			       c->x + (size_t)t * dim, dim);
-	}
 	c->act_src = NULL;
 	for (uint32_t l = 0; l < m->n_layer; l++) {
-		if (atomic_load_explicit(&c->cancel, memory_order_relaxed))
+		if (atomic_load_explicit(cancel, memory_order_relaxed))
 			return inf_fail(err, INF_ECANCELED, "canceled");
 		const struct inf_layer *L = &m->layers[l];
 		for (uint32_t t = 0; t < n; t++)
@@ -346,7 +344,7 @@ int inf_forward(struct inf_context *c, const int32_t *ids, uint32_t n, char err[
 	/* logits of the last position only */
 	rmsnorm(c->xb, c->x + (size_t)(n - 1) * dim, m->output_norm, dim, m->rms_eps);
 	c->act_src = NULL;
-	matmul(c, m->output, c->xb, 1, c->logits, NULL);
+	matmul(c, m->output, c->xb, 1, logits, NULL);
 	c->act_src = NULL;
 	return 0;
 }

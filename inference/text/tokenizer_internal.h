@@ -1,5 +1,5 @@
 /*
- * inference/tokenizer_internal.h: shared between the tokenizer's files and
+ * inference/text/tokenizer_internal.h: shared between the tokenizer's files and
  * its tests (not part of the module's API).
  */
 #ifndef TETHER_INFERENCE_TOKENIZER_INTERNAL_H

@@ -1,5 +1,5 @@
 /*
- * inference/kernels.h: between kernels.c (portable, dispatch) and the
+ * inference/cpu/kernels.h: between kernels.c (portable, dispatch) and the
  * per-platform kernel files (kernels_x86.c; a platform without one links
  * kernels_none.c, where these tables are NULL).
  */

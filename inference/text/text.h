@@ -1,5 +1,5 @@
 /*
- * inference/text.h: internal to the inference module (not its public API).
+ * inference/text/text.h: the text side's interface (library inference_text).
  *
  * The text side of inference: tokenizers built from GGUF tokenizer metadata,
  * chat templates, and samplers. The GGUF loader (model side) fills the
