@@ -55,6 +55,6 @@ c += 'const struct inf_cp_table inf_unicode_symbol = {symbol_ranges, sizeof symb
 c += 'const struct inf_cp_table inf_unicode_mark = {mark_ranges, sizeof mark_ranges / sizeof mark_ranges[0]};\n';
 c += 'const struct inf_cp_table inf_unicode_lower = {lower_ranges, sizeof lower_ranges / sizeof lower_ranges[0]};\n';
 c += 'const struct inf_cp_table inf_unicode_upper = {upper_ranges, sizeof upper_ranges / sizeof upper_ranges[0]};\n';
-const out = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'inference', 'tokenizer_unicode.c');
+const out = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'inference', 'text', 'tokenizer_unicode.c');
 writeFileSync(out, c);
 console.log(`wrote ${out}`);
