@@ -1,18 +1,16 @@
 /*
  * Detection of the platform: kind (WSL1, WSL2, native), distro name, interop,
- * systemd, /etc/wsl.conf. Everything is read under a root directory so the
- * same code judges this system and the fixture trees of the tests.
+ * systemd, /etc/wsl.conf; then the other files' parts (wsl_detect). Everything
+ * is read under a root directory (read.c) so the same code judges this system
+ * and the fixture trees of the tests.
  */
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "internal.h"
 
@@ -43,76 +41,6 @@ void wsl_env_from_process(struct wsl_env *env)
 	env->interop = getenv("WSL_INTEROP");
 }
 
-int wsl_rooted(char *buf, size_t len, const char *root, const char *path)
-{
-	size_t rl = strlen(root);
-	while (rl > 0 && root[rl - 1] == '/')
-		rl--;   /* "/" becomes "", "dir/" becomes "dir" */
-	int n = snprintf(buf, len, "%.*s%s", (int)rl, root, path);
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
-}
-
-ssize_t wsl_read(const char *root, const char *path, char *buf, size_t size, bool *truncated)
-{
-	char full[WSL_PATH_MAX + 64];
-	if (truncated)
-		*truncated = false;
-	buf[0] = 0;
-	if (wsl_rooted(full, sizeof full, root, path))
-		return -ENAMETOOLONG;
-	int fd = open(full, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0)
-		return -errno;
-	struct stat st;
-	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-		close(fd);
-		return -EISDIR;
-	}
-	size_t n = 0;
-	while (n < size - 1) {
-		ssize_t r = read(fd, buf + n, size - 1 - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			int e = errno;
-			close(fd);
-			buf[0] = 0;
-			return -e;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	if (truncated && n == size - 1) {
-		char extra;
-		*truncated = read(fd, &extra, 1) == 1;
-	}
-	close(fd);
-	buf[n] = 0;
-	return (ssize_t)n;
-}
-
-ssize_t wsl_read_alloc(const char *root, const char *path, size_t max, char **out)
-{
-	bool truncated;
-	char *buf = malloc(max + 1);
-	if (!buf)
-		return -ENOMEM;
-	ssize_t n = wsl_read(root, path, buf, max + 1, &truncated);
-	if (n < 0 || truncated) {
-		free(buf);
-		return n < 0 ? n : -EFBIG;
-	}
-	*out = buf;
-	return n;
-}
-
-void wsl_first_line(const char *s, char *buf, size_t size)
-{
-	size_t n = strcspn(s, "\r\n");
-	snprintf(buf, size, "%.*s", (int)n, s);
-}
-
 void wsl_note(struct wsl_platform *p, const char *fmt, ...)
 {
 	if (p->n_notes >= (int)(sizeof p->notes / sizeof p->notes[0]))
@@ -131,32 +59,6 @@ void wsl_evidence_add(struct wsl_evidence *e, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(e->item[e->n++], sizeof e->item[0], fmt, ap);
 	va_end(ap);
-}
-
-bool wsl_pid_alive(const char *root, long pid)
-{
-	char path[64], full[WSL_PATH_MAX + 64];
-	struct stat st;
-	if (pid <= 0)
-		return false;
-	snprintf(path, sizeof path, "/proc/%ld", pid);
-	return !wsl_rooted(full, sizeof full, root, path) && stat(full, &st) == 0 &&
-	       S_ISDIR(st.st_mode);
-}
-
-static bool is_dir(const char *root, const char *path)
-{
-	char full[WSL_PATH_MAX + 64];
-	struct stat st;
-	return !wsl_rooted(full, sizeof full, root, path) && stat(full, &st) == 0 &&
-	       S_ISDIR(st.st_mode);
-}
-
-static bool exists(const char *root, const char *path)
-{
-	char full[WSL_PATH_MAX + 64];
-	struct stat st;
-	return !wsl_rooted(full, sizeof full, root, path) && lstat(full, &st) == 0;
 }
 
 /* A printable copy for messages: control bytes become '?'. */
@@ -181,10 +83,10 @@ static void detect_kind(const struct wsl_detect_opts *o, struct wsl_platform *p)
 		printable(p->kernel);
 	}
 	bool interop_env = o->env.interop && *o->env.interop;
-	bool run_wsl = is_dir(o->root, "/run/WSL");
-	bool wsl_lib = is_dir(o->root, "/usr/lib/wsl");
-	bool binfmt = exists(o->root, "/proc/sys/fs/binfmt_misc/WSLInterop") ||
-		      exists(o->root, "/proc/sys/fs/binfmt_misc/WSLInterop-late");
+	bool run_wsl = wsl_is_dir(o->root, "/run/WSL");
+	bool wsl_lib = wsl_is_dir(o->root, "/usr/lib/wsl");
+	bool binfmt = wsl_exists(o->root, "/proc/sys/fs/binfmt_misc/WSLInterop") ||
+		      wsl_exists(o->root, "/proc/sys/fs/binfmt_misc/WSLInterop-late");
 
 	if (!*p->kernel) {
 		p->kind = WSL_KIND_UNKNOWN;
@@ -276,7 +178,7 @@ static void detect_interop(const struct wsl_detect_opts *o, struct wsl_platform 
 	static const char *const names[] = { "WSLInterop", "WSLInterop-late" };
 	char path[96], buf[512];
 
-	p->binfmt_mounted = exists(o->root, "/proc/sys/fs/binfmt_misc/status");
+	p->binfmt_mounted = wsl_exists(o->root, "/proc/sys/fs/binfmt_misc/status");
 	p->interop = WSL_INTEROP_ABSENT;
 	for (size_t i = 0; i < 2; i++) {
 		snprintf(path, sizeof path, "/proc/sys/fs/binfmt_misc/%s", names[i]);
@@ -310,7 +212,7 @@ static void detect_init(const struct wsl_detect_opts *o, struct wsl_platform *p)
 {
 	char buf[64];
 	/* sd_booted(): systemd is PID 1 when /run/systemd/system is a directory. */
-	p->systemd = is_dir(o->root, "/run/systemd/system");
+	p->systemd = wsl_is_dir(o->root, "/run/systemd/system");
 	if (wsl_read(o->root, "/proc/1/comm", buf, sizeof buf, NULL) >= 0) {
 		wsl_first_line(buf, p->pid1, sizeof p->pid1);
 		printable(p->pid1);

@@ -32,7 +32,6 @@
 
 #include "cli.h"
 
-#define EXIT_USAGE 2
 #define STABLE_MS 30000             /* a daemon up this long resets the backoff */
 #define BACKOFF_FIRST_MS 100
 #define BACKOFF_MAX_MS 30000
@@ -627,28 +626,6 @@ static enum mode detect_mode(char *why, size_t len)
 	return MODE_SUPERVISE;
 }
 
-static int anchor_usage(const char *fmt, const char *arg)
-{
-	fprintf(stderr, "tether anchor: ");
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, " (see tether help)\n");
-	return EXIT_USAGE;
-}
-
-static int parse_int_flag(const char *name, const char *v, long min, long max, long *out)
-{
-	char *end;
-	errno = 0;
-	long n = v ? strtol(v, &end, 10) : 0;
-	if (!v || !*v || *end || errno || n < min || n > max) {
-		fprintf(stderr, "tether anchor: %s must be an integer from %ld to %ld, got '%s'\n",
-			name, min, max, v ? v : "");
-		return EXIT_USAGE;
-	}
-	*out = n;
-	return 0;
-}
-
 static int anchor_run(struct anchor *a, int argc, char **argv)
 {
 	char log_path[PATH_MAX] = "", state_dir[PATH_MAX - 32], err[RELAY_ERR_MAX];
@@ -667,14 +644,15 @@ static int anchor_run(struct anchor *a, int argc, char **argv)
 			a->daemon_args = argv + i + 1;
 			a->n_daemon_args = argc - i - 1;
 			if (a->n_daemon_args > 64)
-				return anchor_usage("%s", "more than 64 tetherd arguments");
+				return cli_usage_error("anchor", "%s", "more than 64 tetherd arguments");
 			break;
 		}
 		if (!v && strcmp(f, "--help"))
-			return anchor_usage("unknown option or missing value: '%s'", f);
+			return cli_usage_error("anchor", "unknown option or missing value: '%s'", f);
 		if (!strcmp(f, "--runtime-dir")) {
 			if (!*v || strlen(v) >= sizeof a->runtime_dir)
-				return anchor_usage("--runtime-dir '%s' is empty or too long", v);
+				return cli_usage_error("anchor",
+						       "--runtime-dir '%s' is empty or too long", v);
 			strcpy(a->runtime_dir, v);
 		} else if (!strcmp(f, "--mode")) {
 			if (!strcmp(v, "auto"))
@@ -684,23 +662,24 @@ static int anchor_run(struct anchor *a, int argc, char **argv)
 			else if (!strcmp(v, "systemd"))
 				a->mode = MODE_SYSTEMD;
 			else
-				return anchor_usage("--mode must be auto, supervise or systemd, got '%s'", v);
+				return cli_usage_error("anchor",
+						       "--mode must be auto, supervise or systemd, got '%s'", v);
 		} else if (!strcmp(f, "--tetherd")) {
 			if (!*v || strlen(v) >= sizeof a->tetherd)
-				return anchor_usage("--tetherd '%s' is empty or too long", v);
+				return cli_usage_error("anchor", "--tetherd '%s' is empty or too long", v);
 			strcpy(a->tetherd, v);
 		} else if (!strcmp(f, "--log-file")) {
 			if (!*v || strlen(v) >= sizeof log_path)
-				return anchor_usage("--log-file '%s' is empty or too long", v);
+				return cli_usage_error("anchor", "--log-file '%s' is empty or too long", v);
 			strcpy(log_path, v);
 		} else if (!strcmp(f, "--restart-limit")) {
-			if ((rc = parse_int_flag(f, v, 1, 1000, &limit)))
+			if ((rc = cli_option_long("anchor", f, v, 1, 1000, &limit)))
 				return rc;
 		} else if (!strcmp(f, "--health-interval-ms")) {
-			if ((rc = parse_int_flag(f, v, 100, 3600000, &health)))
+			if ((rc = cli_option_long("anchor", f, v, 100, 3600000, &health)))
 				return rc;
 		} else {
-			return anchor_usage("unknown option '%s'", f);
+			return cli_usage_error("anchor", "unknown option '%s'", f);
 		}
 	}
 	a->restart_limit = (int)limit;

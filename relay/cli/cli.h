@@ -1,20 +1,51 @@
 /*
- * relay/cli: the tether command line (tether.c is its main). Private to the
- * CLI target, which links relay/base, wsl and inference, never the daemon.
+ * relay/cli: the tether command line (tether.c is its main and its command
+ * table). Private to the CLI target, which links relay/base, wsl and
+ * inference, never the daemon. One section per file.
  */
 #ifndef TETHER_RELAY_CLI_H
 #define TETHER_RELAY_CLI_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <cjson/cJSON.h>
 #include "base.h"
 
-/* ---- client.c: the CLI's blocking unix-socket client ---------------------- */
+#define EXIT_USAGE 2 /* every command's exit status for a bad command line */
 
-/* tether anchor and tether service (docs/operations.md). */
-int relay_cli_anchor(int argc, char **argv);
-int relay_cli_service(int argc, char **argv);
+/* ---- the commands, one file each (tether.c dispatches to them) ----------- */
+
+int relay_cli_anchor(int argc, char **argv);   /* anchor.c: tether anchor (docs/lifecycle.md) */
+int relay_cli_service(int argc, char **argv);  /* cli_service.c: tether service */
+int relay_cli_doctor(int argc, char **argv);   /* cli_doctor.c: tether doctor (docs/doctor.md) */
+int relay_cli_hook(int argc, char **argv);     /* cli_hook.c: tether hook [install|uninstall] */
+/* cli_model.c: the inference commands (docs/inference.md) */
+int relay_cli_model(int argc, char **argv);    /* tether model info */
+int relay_cli_tokenize(int argc, char **argv);
+int relay_cli_generate(int argc, char **argv);
+int relay_cli_logits(int argc, char **argv);
+
+/* ---- anchor.c ------------------------------------------------------------- */
+
 /* $XDG_STATE_HOME/tether or ~/.local/state/tether, created 0700. */
 int relay_state_dir(char *buf, size_t len);
+
+/* ---- opt.c: the command line, the same way in every command --------------- */
+
+/* Prints "tether CMD: " then fmt (with arg for its one %s) and the pointer to
+ * CMD's usage ("(see tether help)", "(see docs/hooks.md)", ...) as one line on
+ * stderr, and returns EXIT_USAGE. cmd NULL: tether itself, before a command. */
+int cli_usage_error(const char *cmd, const char *fmt, const char *arg);
+/* text, whole, as a base-10 integer in [min, max] into *out; false (and *out
+ * untouched) when text is NULL, empty, not a number, or out of range. Prints
+ * nothing: the caller says which option was wrong, in its own words. */
+bool cli_parse_long(const char *text, long min, long max, long *out);
+/* cli_parse_long for an option's value: 0, or EXIT_USAGE after printing
+ * "tether CMD: OPTION must be an integer from MIN to MAX, got 'TEXT'". */
+int cli_option_long(const char *cmd, const char *option, const char *text, long min, long max,
+		    long *out);
+
+/* ---- client.c: the CLI's blocking unix-socket client ---------------------- */
 
 int relay_client_connect(const char *dir);                   /* fd or -errno */
 int relay_client_write_all(int fd, const void *buf, size_t len);
@@ -22,20 +53,9 @@ int relay_client_write_all(int fd, const void *buf, size_t len);
  * (its reply or error), skipping events; timeout_ms < 0 waits forever. NULL
  * with why filled on failure. The caller frees the result. */
 cJSON *relay_client_request(int fd, const char *json, int timeout_ms, char *why, size_t why_len);
+/* Says hello as client `name`; the daemon's hello reply (the caller frees
+ * it), or NULL with why filled (no reply, or a refusal). */
 cJSON *relay_client_hello(int fd, const char *name, int timeout_ms, char *why, size_t why_len);
-
-/* ---- cli_hook.c ---------------------------------------------------------- */
-
-int relay_cli_hook(int argc, char **argv);   /* tether hook [install|uninstall] */
-/* cli_model.c: the inference commands (docs/inference.md) */
-int relay_cli_model(int argc, char **argv);      /* tether model info */
-int relay_cli_tokenize(int argc, char **argv);
-int relay_cli_generate(int argc, char **argv);
-int relay_cli_logits(int argc, char **argv);
-
-/* ---- cli_doctor.c -------------------------------------------------------- */
-
-int relay_cli_doctor(int argc, char **argv); /* tether doctor (docs/doctor.md) */
 
 /* ---- shell.c -------------------------------------------------------------- */
 

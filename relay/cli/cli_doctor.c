@@ -24,7 +24,6 @@
 #include "cli.h"
 #include "wsl.h"
 
-#define EXIT_USAGE 2
 #define EXIT_WARN 1
 #define EXIT_FAIL 3
 #define MAX_FINDINGS 64
@@ -842,14 +841,6 @@ static void print_text(const struct doctor *d)
 	printf("worst: %s (exit %d)\n", level_names[w], exit_code(w));
 }
 
-static int usage(const char *fmt, const char *arg)
-{
-	fprintf(stderr, "tether doctor: ");
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, " (usage: tether doctor [--json] [--root DIR] [--runtime-dir DIR])\n");
-	return EXIT_USAGE;
-}
-
 int relay_cli_doctor(int argc, char **argv)
 {
 	static struct doctor d;
@@ -866,21 +857,22 @@ int relay_cli_doctor(int argc, char **argv)
 		bool is_root = !strcmp(a, "--root") || !strncmp(a, "--root=", 7);
 		bool is_rt = !strcmp(a, "--runtime-dir") || !strncmp(a, "--runtime-dir=", 14);
 		if (!is_root && !is_rt)
-			return usage("unknown option '%s'", a);
+			return cli_usage_error("doctor", "unknown option '%s'", a);
 		const char *eq = strchr(a, '=');
 		v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
 		if (!v || !*v)
-			return usage("option %s needs a value", is_root ? "--root" : "--runtime-dir");
+			return cli_usage_error("doctor", "option %s needs a value",
+					       is_root ? "--root" : "--runtime-dir");
 		if (is_root) {
 			struct stat st;
 			if (strlen(v) >= WSL_PATH_MAX)
-				return usage("--root '%s' is too long", v);
+				return cli_usage_error("doctor", "--root '%s' is too long", v);
 			if (stat(v, &st) || !S_ISDIR(st.st_mode))
-				return usage("--root '%s' is not a directory", v);
+				return cli_usage_error("doctor", "--root '%s' is not a directory", v);
 			root = v;
 		} else {
 			if (strlen(v) >= sizeof runtime_dir - 32)
-				return usage("--runtime-dir '%s' is too long", v);
+				return cli_usage_error("doctor", "--runtime-dir '%s' is too long", v);
 			snprintf(runtime_dir, sizeof runtime_dir, "%s", v);
 			have_runtime = true;
 		}

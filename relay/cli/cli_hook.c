@@ -13,7 +13,6 @@
 
 #include "cli.h"
 
-#define EXIT_USAGE 2
 #define EXIT_BLOCK 2        /* Claude Code: block, stderr is the reason */
 #define EXIT_NONBLOCKING 1  /* Claude Code: a non-blocking error, the action proceeds */
 #define STDIN_MAX 1000000
@@ -37,14 +36,6 @@ struct outcome {
 	const char *why;
 	bool failed;             /* tether itself failed (bad input, daemon down) */
 };
-
-static int usage(const char *fmt, const char *arg)
-{
-	fprintf(stderr, "tether hook: ");
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, " (see docs/hooks.md)\n");
-	return EXIT_USAGE;
-}
 
 static bool one_of(const char *s, const char *const *list)
 {
@@ -159,26 +150,29 @@ static int parse_hook_opts(int argc, char **argv, struct hook_opts *o)
 			     !strcmp(a, "--default") || !strcmp(a, "--agent") ||
 			     !strcmp(a, "--runtime-dir");
 		if (takes && !v)
-			return usage("option %s needs a value", a);
+			return cli_usage_error("hook", "option %s needs a value", a);
 		if (!strcmp(a, "--wait") || !strcmp(a, "--no-wait")) {
 			o->wait = !strcmp(a, "--wait");
 			continue;
 		}
 		if (!takes)
-			return usage("unknown option '%s'", a);
+			return cli_usage_error("hook", "unknown option '%s'", a);
 		i++;
 		if (!strcmp(a, "--event")) {
 			if (!*v || strlen(v) > 64)
-				return usage("--event '%s' must be 1 to 64 bytes", v);
+				return cli_usage_error("hook",
+						       "--event '%s' must be 1 to 64 bytes", v);
 			o->event = v;
 		} else if (!strcmp(a, "--timeout")) {
 			char *end;
 			o->timeout_s = strtod(v, &end);
 			if (*end || end == v || !(o->timeout_s >= 0.1 && o->timeout_s <= 3600))
-				return usage("--timeout '%s' must be seconds from 0.1 to 3600", v);
+				return cli_usage_error("hook",
+						       "--timeout '%s' must be seconds from 0.1 to 3600", v);
 		} else if (!strcmp(a, "--default")) {
 			if (!one_of(v, defaults))
-				return usage("--default '%s' must be allow, deny, ask or passthrough", v);
+				return cli_usage_error("hook",
+						       "--default '%s' must be allow, deny, ask or passthrough", v);
 			o->dflt = v;
 		} else if (!strcmp(a, "--agent")) {
 			if (!strcmp(v, "claude-code"))
@@ -186,10 +180,12 @@ static int parse_hook_opts(int argc, char **argv, struct hook_opts *o)
 			else if (!strcmp(v, "generic"))
 				o->agent = AGENT_GENERIC;
 			else
-				return usage("--agent '%s' must be claude-code or generic", v);
+				return cli_usage_error("hook",
+						       "--agent '%s' must be claude-code or generic", v);
 		} else {
 			if (!*v || strlen(v) >= sizeof o->runtime_dir)
-				return usage("--runtime-dir '%s' is empty or too long", v);
+				return cli_usage_error("hook",
+						       "--runtime-dir '%s' is empty or too long", v);
 			strcpy(o->runtime_dir, v);
 		}
 	}
@@ -321,14 +317,236 @@ static bool is_ours(const char *cmd, const char *mine)
 	       !strchr(cmd, ';') && !strchr(cmd, '|') && !strchr(cmd, '&');
 }
 
-static int write_settings(const char *path, const char *text, mode_t mode)
+/* tether hook install|uninstall's command line. */
+struct install_opts {
+	bool add;                /* install; false: uninstall */
+	const char *verb;        /* "install" or "uninstall", for messages */
+	const char *scope;       /* "user" (~/.claude) or "project" (./.claude) */
+	long timeout_s;          /* the timeout of the entries we add */
+	bool dry;                /* print the result instead of writing it */
+};
+
+/* 0, or EXIT_USAGE after saying what was wrong. */
+static int parse_install_opts(int argc, char **argv, bool add, struct install_opts *o)
+{
+	*o = (struct install_opts){ .add = add, .verb = add ? "install" : "uninstall",
+				    .scope = "user", .timeout_s = 60 };
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!strcmp(a, "--dry-run")) {
+			o->dry = true;
+		} else if (!strcmp(a, "--agent") || !strcmp(a, "--scope") || !strcmp(a, "--timeout")) {
+			if (!v)
+				return cli_usage_error("hook", "option %s needs a value", a);
+			i++;
+			if (!strcmp(a, "--agent") && strcmp(v, "claude-code"))
+				return cli_usage_error("hook", "%s: only --agent claude-code has a "
+						       "settings file to edit", o->verb);
+			if (!strcmp(a, "--scope")) {
+				if (strcmp(v, "user") && strcmp(v, "project"))
+					return cli_usage_error("hook",
+							       "--scope '%s' must be user or project", v);
+				o->scope = v;
+			}
+			if (!strcmp(a, "--timeout") && !cli_parse_long(v, 1, 3600, &o->timeout_s))
+				return cli_usage_error("hook",
+						       "--timeout '%s' must be seconds from 1 to 3600", v);
+		} else {
+			return cli_usage_error("hook", "unknown option '%s'", a);
+		}
+	}
+	return 0;
+}
+
+/* The scope's .claude directory and its settings.json; 1 after saying why
+ * when the user scope has no HOME. */
+static int settings_path(const struct install_opts *o, char dir[PATH_MAX],
+			 char path[PATH_MAX + 32])
+{
+	const char *home = getenv("HOME");
+	if (!strcmp(o->scope, "user") && (!home || !*home)) {
+		fprintf(stderr, "tether hook %s: HOME is not set\n", o->verb);
+		return 1;
+	}
+	snprintf(dir, PATH_MAX, "%s/.claude", !strcmp(o->scope, "user") ? home : ".");
+	snprintf(path, PATH_MAX + 32, "%s/settings.json", dir);
+	return 0;
+}
+
+/* The command our entries run: this executable's path and " hook", or plain
+ * "tether hook" when the path is unknown or has a space. */
+static void our_command(char mine[PATH_MAX + 16])
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	self[n > 0 ? n : 0] = 0;
+	snprintf(mine, PATH_MAX + 16, "%s hook", n > 0 && !strchr(self, ' ') ? self : "tether");
+}
+
+/* The settings file as a JSON object whose "hooks", if present, is an object;
+ * st NULL (no file yet): an empty object. NULL after saying why: the file is
+ * then left untouched. The caller deletes the result. */
+static cJSON *read_settings(const struct install_opts *o, const char *path,
+			    const struct stat *st)
+{
+	cJSON *root = NULL;
+	if (st) {
+		FILE *f = fopen(path, "rb");
+		char *text = f ? malloc((size_t)st->st_size + 1) : NULL;
+		size_t got = text ? fread(text, 1, (size_t)st->st_size, f) : 0;
+		if (f)
+			fclose(f);
+		if (text) {
+			text[got] = 0;
+			root = cJSON_ParseWithLength(text, got);
+		}
+		free(text);
+		if (!cJSON_IsObject(root)) {
+			fprintf(stderr, "tether hook %s: %s is not a JSON object; left untouched\n",
+				o->verb, path);
+			cJSON_Delete(root);
+			return NULL;
+		}
+	} else {
+		root = cJSON_CreateObject();
+	}
+	cJSON *hooks = cJSON_GetObjectItemCaseSensitive(root, "hooks");
+	if (hooks && !cJSON_IsObject(hooks)) {
+		fprintf(stderr, "tether hook %s: \"hooks\" in %s is not an object; left untouched\n",
+			o->verb, path);
+		cJSON_Delete(root);
+		return NULL;
+	}
+	return root;
+}
+
+/* Gives each of install_events that lacks our command a group running it;
+ * an event whose value is not an array is left alone. Returns the entries
+ * added. */
+static int add_ours(cJSON *root, const char *mine, long timeout_s)
+{
+	cJSON *hooks = cJSON_GetObjectItemCaseSensitive(root, "hooks");
+	int added = 0;
+	if (!hooks)
+		hooks = cJSON_AddObjectToObject(root, "hooks");
+	for (const char *const *ev = install_events; *ev; ev++) {
+		cJSON *groups = cJSON_GetObjectItemCaseSensitive(hooks, *ev), *g;
+		if (!groups)
+			groups = cJSON_AddArrayToObject(hooks, *ev);
+		if (!cJSON_IsArray(groups))
+			continue;
+		bool present = false;
+		cJSON_ArrayForEach(g, groups) {
+			const cJSON *h;
+			cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(g, "hooks")) {
+				const char *cmd = cJSON_GetStringValue(cJSON_GetObjectItem(h, "command"));
+				present |= cmd && is_ours(cmd, mine);
+			}
+		}
+		if (present)
+			continue;
+		g = cJSON_CreateObject();
+		if (one_of(*ev, tool_events))
+			cJSON_AddStringToObject(g, "matcher", "*");
+		cJSON *list = cJSON_AddArrayToObject(g, "hooks");
+		cJSON *h = cJSON_CreateObject();
+		cJSON_AddStringToObject(h, "type", "command");
+		cJSON_AddStringToObject(h, "command", mine);
+		cJSON_AddNumberToObject(h, "timeout", (double)timeout_s);
+		cJSON_AddItemToArray(list, h);
+		cJSON_AddItemToArray(groups, g);
+		added++;
+	}
+	return added;
+}
+
+/* Removes every entry of ours, with the groups, events and "hooks" object
+ * that this leaves empty (and nothing that was empty before). Returns the
+ * entries removed. */
+static int remove_ours(cJSON *root, const char *mine)
+{
+	cJSON *hooks = cJSON_GetObjectItemCaseSensitive(root, "hooks");
+	int removed_n = 0;
+	if (!hooks)
+		return 0;
+	cJSON *groups = hooks->child, *next_ev;
+	for (; groups; groups = next_ev) {
+		next_ev = groups->next;
+		if (!cJSON_IsArray(groups))
+			continue;
+		cJSON *g = groups->child, *next_g;
+		int before = removed_n;
+		for (; g; g = next_g) {
+			next_g = g->next;
+			cJSON *list = cJSON_GetObjectItemCaseSensitive(g, "hooks");
+			cJSON *h = list ? list->child : NULL, *next_h;
+			bool removed = false;
+			for (; h; h = next_h) {
+				next_h = h->next;
+				const char *cmd = cJSON_GetStringValue(cJSON_GetObjectItem(h, "command"));
+				if (cmd && is_ours(cmd, mine)) {
+					cJSON_Delete(cJSON_DetachItemViaPointer(list, h));
+					removed = true;
+					removed_n++;
+				}
+			}
+			if (removed && !cJSON_GetArraySize(list))
+				cJSON_Delete(cJSON_DetachItemViaPointer(groups, g));
+		}
+		if (!cJSON_GetArraySize(groups) && removed_n > before)
+			cJSON_Delete(cJSON_DetachItemViaPointer(hooks, groups));
+	}
+	if (!hooks->child && removed_n)
+		cJSON_Delete(cJSON_DetachItemViaPointer(root, hooks));
+	return removed_n;
+}
+
+/* Copies path to a name of its own, path.tether-backup-SECONDS (then -1,
+ * -2, ... when taken: two runs in one second keep both backups), written
+ * into backup. 0, or -errno (said on stderr when no copy could be opened). */
+static int back_up(const struct install_opts *o, const char *path, char *backup, size_t len)
+{
+	int rc = 0;
+	FILE *in = fopen(path, "rb"), *out = NULL;
+	for (int k = 0; in && !out && k < 1000; k++) {
+		snprintf(backup, len, k ? "%s.tether-backup-%ld-%d" : "%s.tether-backup-%ld%.0d",
+			 path, (long)time(NULL), k);
+		out = fopen(backup, "wbx");
+		if (!out && errno != EEXIST)
+			break;
+	}
+	char buf[8192];
+	size_t k;
+	while (in && out && (k = fread(buf, 1, sizeof buf, in)) > 0)
+		if (fwrite(buf, 1, k, out) != k)
+			rc = -EIO;
+	if (!in || !out) {
+		rc = -errno;
+		fprintf(stderr, "tether hook %s: cannot back up %s to %s: %s\n", o->verb, path,
+			backup, strerror(errno));
+	}
+	if (in)
+		fclose(in);
+	if (out && fclose(out))
+		rc = -EIO;
+	return rc;
+}
+
+/* text and a newline into dir/settings.json (path) through a temporary file
+ * and a rename, so a reader sees the old file or the new one; dir is made
+ * when missing. 0 or -errno. */
+static int write_settings(const char *dir, const char *path, const char *text, mode_t mode)
 {
 	char tmp[PATH_MAX + 64];
+	if (mkdir(dir, 0755) && errno != EEXIST)
+		return -errno;
 	snprintf(tmp, sizeof tmp, "%s.tether-tmp", path);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	if (fd < 0)
 		return -errno;
 	int rc = relay_client_write_all(fd, text, strlen(text));
+	if (!rc)
+		rc = relay_client_write_all(fd, "\n", 1);
 	if (close(fd) && !rc)
 		rc = -errno;
 	if (!rc && rename(tmp, path))
@@ -338,203 +556,55 @@ static int write_settings(const char *path, const char *text, mode_t mode)
 	return rc;
 }
 
-static int install(int argc, char **argv, bool add)
+/* Backs up the old file (st NULL: there is none), writes text in its place,
+ * and says what changed. 0, or 1 after saying why. */
+static int save_settings(const struct install_opts *o, const char *dir, const char *path,
+			 const struct stat *st, const char *text, int changed)
 {
-	const char *verb = add ? "install" : "uninstall", *scope = "user";
-	long timeout = 60;
-	bool dry = false;
-	char path[PATH_MAX + 32], dir[PATH_MAX], mine[PATH_MAX + 16], self[PATH_MAX];
-
-	for (int i = 0; i < argc; i++) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (!strcmp(a, "--dry-run")) {
-			dry = true;
-		} else if (!strcmp(a, "--agent") || !strcmp(a, "--scope") || !strcmp(a, "--timeout")) {
-			if (!v)
-				return usage("option %s needs a value", a);
-			i++;
-			if (!strcmp(a, "--agent") && strcmp(v, "claude-code"))
-				return usage("%s: only --agent claude-code has a settings file to edit", verb);
-			if (!strcmp(a, "--scope")) {
-				if (strcmp(v, "user") && strcmp(v, "project"))
-					return usage("--scope '%s' must be user or project", v);
-				scope = v;
-			}
-			if (!strcmp(a, "--timeout")) {
-				char *end;
-				timeout = strtol(v, &end, 10);
-				if (*end || timeout < 1 || timeout > 3600)
-					return usage("--timeout '%s' must be seconds from 1 to 3600", v);
-			}
-		} else {
-			return usage("unknown option '%s'", a);
-		}
-	}
-	const char *home = getenv("HOME");
-	if (!strcmp(scope, "user") && (!home || !*home)) {
-		fprintf(stderr, "tether hook %s: HOME is not set\n", verb);
+	char backup[PATH_MAX + 96] = "";
+	int rc = st ? back_up(o, path, backup, sizeof backup) : 0;
+	if (rc)
+		return 1;
+	rc = write_settings(dir, path, text, st ? st->st_mode & 07777 : 0644);
+	if (rc) {
+		fprintf(stderr, "tether hook %s: cannot write %s: %s\n", o->verb, path, strerror(-rc));
 		return 1;
 	}
-	snprintf(dir, sizeof dir, "%s/.claude", !strcmp(scope, "user") ? home : ".");
-	snprintf(path, sizeof path, "%s/settings.json", dir);
-	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-	self[n > 0 ? n : 0] = 0;
-	snprintf(mine, sizeof mine, "%s hook", n > 0 && !strchr(self, ' ') ? self : "tether");
+	printf("tether hook %s: %s %d hook entr%s %s %s%s%s\n", o->verb,
+	       o->add ? "added" : "removed", changed, changed == 1 ? "y" : "ies",
+	       o->add ? "to" : "from", path, st ? "; backup: " : "", st ? backup : "");
+	return 0;
+}
+
+/* tether hook install|uninstall (add false): our entries into or out of
+ * Claude Code's settings file, everything else in it kept. */
+static int install(int argc, char **argv, bool add)
+{
+	struct install_opts o;
+	char dir[PATH_MAX], path[PATH_MAX + 32], mine[PATH_MAX + 16];
+	int rc = parse_install_opts(argc, argv, add, &o);
+	if (rc || (rc = settings_path(&o, dir, path)))
+		return rc;
+	our_command(mine);
 
 	struct stat st;
 	bool exists = stat(path, &st) == 0;
-	cJSON *root = NULL;
-	if (exists) {
-		FILE *f = fopen(path, "rb");
-		char *text = f ? malloc((size_t)st.st_size + 1) : NULL;
-		size_t got = text ? fread(text, 1, (size_t)st.st_size, f) : 0;
-		if (f)
-			fclose(f);
-		if (text) {
-			text[got] = 0;
-			root = cJSON_ParseWithLength(text, got);
-		}
-		free(text);
-		if (!cJSON_IsObject(root)) {
-			fprintf(stderr, "tether hook %s: %s is not a JSON object; left untouched\n", verb,
-				path);
-			cJSON_Delete(root);
-			return 1;
-		}
-	} else {
-		root = cJSON_CreateObject();
-	}
-
-	cJSON *hooks = cJSON_GetObjectItemCaseSensitive(root, "hooks");
-	int changed = 0;
-	if (hooks && !cJSON_IsObject(hooks)) {
-		fprintf(stderr, "tether hook %s: \"hooks\" in %s is not an object; left untouched\n",
-			verb, path);
-		cJSON_Delete(root);
+	cJSON *root = read_settings(&o, path, exists ? &st : NULL);
+	if (!root)
 		return 1;
-	}
-	if (add) {
-		if (!hooks)
-			hooks = cJSON_AddObjectToObject(root, "hooks");
-		for (const char *const *ev = install_events; *ev; ev++) {
-			cJSON *groups = cJSON_GetObjectItemCaseSensitive(hooks, *ev), *g;
-			if (!groups)
-				groups = cJSON_AddArrayToObject(hooks, *ev);
-			if (!cJSON_IsArray(groups))
-				continue;
-			bool present = false;
-			cJSON_ArrayForEach(g, groups) {
-				const cJSON *h;
-				cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(g, "hooks")) {
-					const char *cmd = cJSON_GetStringValue(cJSON_GetObjectItem(h, "command"));
-					present |= cmd && is_ours(cmd, mine);
-				}
-			}
-			if (present)
-				continue;
-			g = cJSON_CreateObject();
-			if (one_of(*ev, tool_events))
-				cJSON_AddStringToObject(g, "matcher", "*");
-			cJSON *list = cJSON_AddArrayToObject(g, "hooks");
-			cJSON *h = cJSON_CreateObject();
-			cJSON_AddStringToObject(h, "type", "command");
-			cJSON_AddStringToObject(h, "command", mine);
-			cJSON_AddNumberToObject(h, "timeout", (double)timeout);
-			cJSON_AddItemToArray(list, h);
-			cJSON_AddItemToArray(groups, g);
-			changed++;
-		}
-	} else if (hooks) {
-		cJSON *groups = hooks->child, *next_ev;
-		for (; groups; groups = next_ev) {
-			next_ev = groups->next;
-			if (!cJSON_IsArray(groups))
-				continue;
-			cJSON *g = groups->child, *next_g;
-			int before = changed;
-			for (; g; g = next_g) {
-				next_g = g->next;
-				cJSON *list = cJSON_GetObjectItemCaseSensitive(g, "hooks");
-				cJSON *h = list ? list->child : NULL, *next_h;
-				bool removed = false;
-				for (; h; h = next_h) {
-					next_h = h->next;
-					const char *cmd = cJSON_GetStringValue(cJSON_GetObjectItem(h, "command"));
-					if (cmd && is_ours(cmd, mine)) {
-						cJSON_Delete(cJSON_DetachItemViaPointer(list, h));
-						removed = true;
-						changed++;
-					}
-				}
-				if (removed && !cJSON_GetArraySize(list))
-					cJSON_Delete(cJSON_DetachItemViaPointer(groups, g));
-			}
-			if (!cJSON_GetArraySize(groups) && changed > before)
-				cJSON_Delete(cJSON_DetachItemViaPointer(hooks, groups));
-		}
-		if (!hooks->child && changed)
-			cJSON_Delete(cJSON_DetachItemViaPointer(root, hooks));
-	}
-
+	int changed = add ? add_ours(root, mine, o.timeout_s) : remove_ours(root, mine);
 	char *text = cJSON_Print(root);
 	cJSON_Delete(root);
 	if (!text)
 		return 1;
-	if (dry) {
+	if (o.dry)
 		printf("%s\n", text);
-		cJSON_free(text);
-		return 0;
-	}
-	int rc = 0;
-	if (changed) {
-		char backup[PATH_MAX + 96] = "";
-		if (exists) {
-			/* A new name every time: two runs in one second keep both backups. */
-			FILE *in = fopen(path, "rb"), *out = NULL;
-			for (int k = 0; in && !out && k < 1000; k++) {
-				snprintf(backup, sizeof backup, k ? "%s.tether-backup-%ld-%d"
-								  : "%s.tether-backup-%ld%.0d",
-					 path, (long)time(NULL), k);
-				out = fopen(backup, "wbx");
-				if (!out && errno != EEXIST)
-					break;
-			}
-			char buf[8192];
-			size_t k;
-			while (in && out && (k = fread(buf, 1, sizeof buf, in)) > 0)
-				if (fwrite(buf, 1, k, out) != k)
-					rc = -EIO;
-			if (!in || !out) {
-				rc = -errno;
-				fprintf(stderr, "tether hook %s: cannot back up %s to %s: %s\n", verb, path,
-					backup, strerror(errno));
-			}
-			if (in)
-				fclose(in);
-			if (out && fclose(out))
-				rc = -EIO;
-			if (rc)
-				goto out;
-		}
-		if (!rc && mkdir(dir, 0755) && errno != EEXIST)
-			rc = -errno;
-		char body[strlen(text) + 2];
-		snprintf(body, sizeof body, "%s\n", text);
-		if (!rc)
-			rc = write_settings(path, body, exists ? st.st_mode & 07777 : 0644);
-		if (rc)
-			fprintf(stderr, "tether hook %s: cannot write %s: %s\n", verb, path, strerror(-rc));
-		else
-			printf("tether hook %s: %s %d hook entr%s %s %s%s%s\n", verb,
-			       add ? "added" : "removed", changed, changed == 1 ? "y" : "ies",
-			       add ? "to" : "from", path, exists ? "; backup: " : "",
-			       exists ? backup : "");
-	} else {
-		printf("tether hook %s: nothing to change in %s\n", verb, path);
-	}
-out:
+	else if (changed)
+		rc = save_settings(&o, dir, path, exists ? &st : NULL, text, changed);
+	else
+		printf("tether hook %s: nothing to change in %s\n", o.verb, path);
 	cJSON_free(text);
-	return rc ? 1 : 0;
+	return rc;
 }
 
 int relay_cli_hook(int argc, char **argv)

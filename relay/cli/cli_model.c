@@ -17,17 +17,8 @@
 #include "inference.h"
 #include "cli.h"
 
-#define EXIT_USAGE 2
 #define MAX_STOPS 16
 #define STDIN_MAX (64u << 20)
-
-static int usage(const char *cmd, const char *fmt, const char *arg)
-{
-	fprintf(stderr, "tether %s: ", cmd);
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, " (tether help; docs/inference.md)\n");
-	return EXIT_USAGE;
-}
 
 /* Every option of every model command; each command says which it takes. */
 struct opts {
@@ -40,17 +31,6 @@ struct opts {
 	struct inf_sampler_params sp;
 	bool seed_set;
 };
-
-static bool parse_long(const char *s, long lo, long hi, long *out)
-{
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < lo || v > hi)
-		return false;
-	*out = v;
-	return true;
-}
 
 static bool parse_double(const char *s, double *out)
 {
@@ -73,7 +53,7 @@ static int parse(int argc, char **argv, const char *allowed, struct opts *o)
 		/* whole words only: " --top " is not inside " --top-k " */
 		snprintf(key, sizeof key, " %s ", a);
 		if (strncmp(a, "--", 2) || strlen(a) > 40 || !strstr(allowed, key))
-			return usage(o->cmd, "unknown option '%s'", a);
+			return cli_usage_error(o->cmd, "unknown option '%s'", a);
 		bool flag = !strcmp(a, "--json") || !strcmp(a, "--chat") || !strcmp(a, "--no-special") ||
 			    !strcmp(a, "--parse-special");
 		if (flag) {
@@ -84,7 +64,7 @@ static int parse(int argc, char **argv, const char *allowed, struct opts *o)
 			continue;
 		}
 		if (i + 1 >= argc)
-			return usage(o->cmd, "option %s needs a value", a);
+			return cli_usage_error(o->cmd, "option %s needs a value", a);
 		const char *v = argv[++i];
 		double d;
 		long l;
@@ -97,52 +77,52 @@ static int parse(int argc, char **argv, const char *allowed, struct opts *o)
 		else if (!strcmp(a, "--kv-type")) o->kv_type = v;
 		else if (!strcmp(a, "--stop")) {
 			if (o->n_stops == MAX_STOPS || !*v)
-				return usage(o->cmd, "--stop: at most 16 stop strings, none empty ('%s')", v);
+				return cli_usage_error(o->cmd, "--stop: at most 16 stop strings, none empty ('%s')", v);
 			o->stops[o->n_stops++] = v;
 		} else if (!strcmp(a, "--ctx")) {
-			if (!parse_long(v, 1, 1 << 24, &o->ctx))
-				return usage(o->cmd, "--ctx '%s' is not an integer in [1, 16777216]", v);
+			if (!cli_parse_long(v, 1, 1 << 24, &o->ctx))
+				return cli_usage_error(o->cmd, "--ctx '%s' is not an integer in [1, 16777216]", v);
 		} else if (!strcmp(a, "--threads")) {
-			if (!parse_long(v, 1, 256, &o->threads))
-				return usage(o->cmd, "--threads '%s' is not an integer in [1, 256]", v);
+			if (!cli_parse_long(v, 1, 256, &o->threads))
+				return cli_usage_error(o->cmd, "--threads '%s' is not an integer in [1, 256]", v);
 		} else if (!strcmp(a, "--top")) {
-			if (!parse_long(v, 1, 1 << 22, &o->top))
-				return usage(o->cmd, "--top '%s' is not an integer in [1, 4194304]", v);
+			if (!cli_parse_long(v, 1, 1 << 22, &o->top))
+				return cli_usage_error(o->cmd, "--top '%s' is not an integer in [1, 4194304]", v);
 		} else if (!strcmp(a, "--max-tokens")) {
-			if (!parse_long(v, 1, 1 << 24, &o->max_tokens))
-				return usage(o->cmd, "--max-tokens '%s' is not a positive integer", v);
+			if (!cli_parse_long(v, 1, 1 << 24, &o->max_tokens))
+				return cli_usage_error(o->cmd, "--max-tokens '%s' is not a positive integer", v);
 		} else if (!strcmp(a, "--top-k")) {
-			if (!parse_long(v, 0, INT32_MAX, &l))
-				return usage(o->cmd, "--top-k '%s' is not a non-negative integer", v);
+			if (!cli_parse_long(v, 0, INT32_MAX, &l))
+				return cli_usage_error(o->cmd, "--top-k '%s' is not a non-negative integer", v);
 			o->sp.top_k = (int32_t)l;
 		} else if (!strcmp(a, "--repeat-last-n")) {
-			if (!parse_long(v, 0, INT32_MAX, &l))
-				return usage(o->cmd, "--repeat-last-n '%s' is not a non-negative integer", v);
+			if (!cli_parse_long(v, 0, INT32_MAX, &l))
+				return cli_usage_error(o->cmd, "--repeat-last-n '%s' is not a non-negative integer", v);
 			o->sp.repeat_last_n = (int32_t)l;
 		} else if (!strcmp(a, "--seed")) {
 			char *end;
 			errno = 0;
 			unsigned long long s = strtoull(v, &end, 10);
 			if (errno || end == v || *end || *v == '-')
-				return usage(o->cmd, "--seed '%s' is not an unsigned integer", v);
+				return cli_usage_error(o->cmd, "--seed '%s' is not an unsigned integer", v);
 			o->sp.seed = s;
 			o->seed_set = true;
 		} else {
 			if (!parse_double(v, &d))
-				return usage(o->cmd, "%s needs a number", a);
+				return cli_usage_error(o->cmd, "%s needs a number", a);
 			if (!strcmp(a, "--temperature")) o->sp.temperature = d;
 			else if (!strcmp(a, "--top-p")) o->sp.top_p = d;
 			else if (!strcmp(a, "--min-p")) o->sp.min_p = d;
 			else if (!strcmp(a, "--repeat-penalty")) o->sp.repeat_penalty = d;
 			else if (!strcmp(a, "--frequency-penalty")) o->sp.frequency_penalty = d;
 			else if (!strcmp(a, "--presence-penalty")) o->sp.presence_penalty = d;
-			else return usage(o->cmd, "unknown option '%s'", a);
+			else return cli_usage_error(o->cmd, "unknown option '%s'", a);
 		}
 	}
 	if (!o->model)
-		return usage(o->cmd, "%s is required", "--model");
+		return cli_usage_error(o->cmd, "%s is required", "--model");
 	if (o->kv_type && strcmp(o->kv_type, "f16") && strcmp(o->kv_type, "f32"))
-		return usage(o->cmd, "--kv-type '%s' is not f16 or f32", o->kv_type);
+		return cli_usage_error(o->cmd, "--kv-type '%s' is not f16 or f32", o->kv_type);
 	return 0;
 }
 
@@ -200,7 +180,7 @@ static int make_context(const struct opts *o, struct inf_model *m, struct inf_co
 		else if (!strcmp(o->isa, "avx2")) p.isa = INF_ISA_AVX2;
 		else if (!strcmp(o->isa, "avx512")) p.isa = INF_ISA_AVX512;
 		else
-			return usage(o->cmd, "--isa '%s' is not auto, portable, avx2 or avx512", o->isa);
+			return cli_usage_error(o->cmd, "--isa '%s' is not auto, portable, avx2 or avx512", o->isa);
 	}
 	char err[INF_ERR_MAX];
 	if (inf_context_create(m, &p, c, err)) {
@@ -268,8 +248,8 @@ static int model_info_vocab(const struct opts *o, struct inf_model *m)
 	inf_model_get_info(m, &i);
 	if (o->ctx) {
 		inf_model_free(m);
-		return usage(o->cmd, "--ctx: %s has no weights (a vocabulary-only file), so no context to size",
-			     o->model);
+		return cli_usage_error(o->cmd, "--ctx: %s has no weights (a vocabulary-only file), so no context to size",
+				       o->model);
 	}
 	if (o->json) {
 		cJSON *j = cJSON_CreateObject();
@@ -408,7 +388,7 @@ static int cmd_model(int argc, char **argv)
 {
 	if (argc >= 1 && !strcmp(argv[0], "info"))
 		return model_info(argc - 1, argv + 1);
-	return usage("model", "unknown subcommand '%s' (model info)", argc ? argv[0] : "");
+	return cli_usage_error("model", "unknown subcommand '%s' (model info)", argc ? argv[0] : "");
 }
 
 /* ---- tether tokenize ---- */
@@ -536,9 +516,9 @@ static int cmd_generate(int argc, char **argv)
 	if (rc)
 		return rc;
 	if (!o.prompt)
-		return usage(o.cmd, "%s is required", "--prompt");
+		return cli_usage_error(o.cmd, "%s is required", "--prompt");
 	if (o.system && !o.chat)
-		return usage(o.cmd, "%s needs --chat", "--system");
+		return cli_usage_error(o.cmd, "%s needs --chat", "--system");
 	struct inf_model *m;
 	struct inf_context *c = NULL;
 	if (load(&o, true, &m))
@@ -662,7 +642,7 @@ static int cmd_logits(int argc, char **argv)
 	if (rc)
 		return rc;
 	if (!o.prompt == !o.ids)
-		return usage(o.cmd, "give one of %s", "--prompt or --ids");
+		return cli_usage_error(o.cmd, "give one of %s", "--prompt or --ids");
 	if (!o.top)
 		o.top = 10;
 	struct inf_model *m;
@@ -673,7 +653,7 @@ static int cmd_logits(int argc, char **argv)
 	size_t n = 0;
 	if (o.ids ? parse_ids(o.ids, &ids, &n) : tokenize_text(&o, m, o.prompt, strlen(o.prompt), o.parse_special, &ids, &n)) {
 		if (o.ids)
-			rc = usage(o.cmd, "--ids '%s' is not a comma-separated list of token ids", o.ids);
+			rc = cli_usage_error(o.cmd, "--ids '%s' is not a comma-separated list of token ids", o.ids);
 		else
 			rc = 1;
 		goto out;

@@ -20,7 +20,6 @@
 #include "cli.h"
 #include "units.h"   /* generated from systemd/ by CMake: UNIT_SERVICE_IN, UNIT_SOCKET_IN */
 
-#define EXIT_USAGE 2
 #define MARKER "# Installed by `tether service install`; `tether service uninstall` removes it.\n"
 
 extern char **environ;
@@ -33,14 +32,6 @@ struct service_opts {
 	char tether[PATH_MAX];
 	int port;               /* tetherd's port setting, for the socket unit */
 };
-
-static int service_usage(const char *fmt, const char *arg)
-{
-	fprintf(stderr, "tether service: ");
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, " (see tether help)\n");
-	return EXIT_USAGE;
-}
 
 /* Runs argv (PATH lookup, no shell), waits, returns its exit code or -1. */
 static int run(char *const argv[], bool quiet)
@@ -341,15 +332,16 @@ int relay_cli_service(int argc, char **argv)
 			else if (!strcmp(v, "none"))
 				o.systemd = 0;
 			else
-				return service_usage("--init must be systemd or none, got '%s'", v);
+				return cli_usage_error("service",
+						       "--init must be systemd or none, got '%s'", v);
 		} else if (!verb && argv[i][0] != '-') {
 			verb = argv[i];
 		} else {
-			return service_usage("unknown argument '%s'", argv[i]);
+			return cli_usage_error("service", "unknown argument '%s'", argv[i]);
 		}
 	}
 	if (!verb)
-		return service_usage("%s", "needs install, uninstall or status");
+		return cli_usage_error("service", "%s", "needs install, uninstall or status");
 	if (o.systemd < 0) {
 		struct stat st;
 		o.systemd = !stat("/run/systemd/system", &st) && S_ISDIR(st.st_mode);
@@ -360,7 +352,7 @@ int relay_cli_service(int argc, char **argv)
 	else if (home && *home == '/')
 		snprintf(o.unit_dir, sizeof o.unit_dir, "%s/.config/systemd/user", home);
 	else if (o.systemd)
-		return service_usage("%s", "neither XDG_CONFIG_HOME nor HOME is set");
+		return cli_usage_error("service", "%s", "neither XDG_CONFIG_HOME nor HOME is set");
 	{   /* the port tetherd will use: its config file's, else the default */
 		struct relay_config cfg;
 		char err[RELAY_ERR_MAX];
@@ -375,12 +367,12 @@ int relay_cli_service(int argc, char **argv)
 	relay_sibling_exe("tetherd", o.tetherd, sizeof o.tetherd);
 	relay_sibling_exe("tether", o.tether, sizeof o.tether);
 	if (o.systemd && o.tetherd[0] != '/')
-		return service_usage("%s", "cannot tell where tetherd is installed");
+		return cli_usage_error("service", "%s", "cannot tell where tetherd is installed");
 	if (!strcmp(verb, "install"))
 		return install(&o);
 	if (!strcmp(verb, "uninstall"))
 		return uninstall(&o);
 	if (!strcmp(verb, "status"))
 		return status(&o);
-	return service_usage("unknown subcommand '%s' (install, uninstall or status)", verb);
+	return cli_usage_error("service", "unknown subcommand '%s' (install, uninstall or status)", verb);
 }

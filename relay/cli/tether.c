@@ -16,21 +16,12 @@
 
 #include "cli.h"
 
-#define EXIT_USAGE 2
 #define DAEMON_START_TIMEOUT_MS 10000
 
 struct options {
 	bool json;
 	char runtime_dir[100];
 };
-
-static int usage_error(const char *fmt, const char *arg)
-{
-	fprintf(stderr, "tether: ");
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, " (see tether --help)\n");
-	return EXIT_USAGE;
-}
 
 /* Parses the options a command accepts: --json (when allow_json) and
  * --runtime-dir. Returns 0 or an exit code. */
@@ -45,12 +36,12 @@ static int parse_options(int argc, char **argv, bool allow_json, struct options 
 		} else if (!strcmp(a, "--runtime-dir") || !strncmp(a, "--runtime-dir=", 14)) {
 			const char *v = a[13] == '=' ? a + 14 : (i + 1 < argc ? argv[++i] : NULL);
 			if (!v)
-				return usage_error("option %s needs a value", "--runtime-dir");
+				return cli_usage_error(NULL, "option %s needs a value", "--runtime-dir");
 			if (!*v || strlen(v) >= sizeof o->runtime_dir)
-				return usage_error("--runtime-dir '%s' is empty or too long", v);
+				return cli_usage_error(NULL, "--runtime-dir '%s' is empty or too long", v);
 			strcpy(o->runtime_dir, v);
 		} else {
-			return usage_error("unknown option '%s'", a);
+			return cli_usage_error(NULL, "unknown option '%s'", a);
 		}
 	}
 	return 0;
@@ -407,6 +398,6 @@ int main(int argc, char **argv)
 		return commands[i].fn(argc - 2, argv + 2);
 	}
 	if (argv[1][0] == '-')
-		return usage_error("unknown option '%s'", argv[1]);
-	return usage_error("unknown command '%s'", argv[1]);
+		return cli_usage_error(NULL, "unknown option '%s'", argv[1]);
+	return cli_usage_error(NULL, "unknown command '%s'", argv[1]);
 }
