@@ -109,7 +109,7 @@ static void msg_status(struct relay_module *m, struct relay_conn *c, const cJSON
 		       const cJSON *id)
 {
 	struct relay_core *core = relay_container_of(m, struct relay_core, module);
-	struct relay_server_info info;
+	struct relay_core_info info;
 	(void)req;
 	core->info(core->info_arg, &info);
 

@@ -243,7 +243,7 @@ cJSON *relay_proto_reply(const char *type, const cJSON *id);
 /* ---- core.c: hello and status, assembled from the modules ----------------- */
 
 /* The server's own figures for status. */
-struct relay_server_info {
+struct relay_core_info {
 	int pid;
 	int port;
 	const char *socket_path;
@@ -259,7 +259,7 @@ struct relay_core {
 	struct relay_module *const *modules;
 	size_t n_modules;
 	long max_message_bytes, max_queued_bytes, max_connections;
-	void (*info)(void *arg, struct relay_server_info *out);
+	void (*info)(void *arg, struct relay_core_info *out);
 	void *info_arg;
 	const cJSON *platform;       /* borrowed; NULL when not detected */
 };

@@ -60,7 +60,7 @@ static void changed(struct relay_server *srv)
 		srv->changed(srv->changed_arg);
 }
 
-static void server_info(void *arg, struct relay_server_info *out)
+static void server_info(void *arg, struct relay_core_info *out)
 {
 	const struct relay_server *srv = arg;
 	out->pid = (int)getpid();
@@ -74,7 +74,7 @@ static void server_info(void *arg, struct relay_server_info *out)
 
 void relay_server_summary(const struct relay_server *srv, char *buf, size_t len)
 {
-	struct relay_server_info in;
+	struct relay_core_info in;
 	server_info((void *)srv, &in);
 	if (srv->stopping) {
 		snprintf(buf, len, "stopping");

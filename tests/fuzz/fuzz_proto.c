@@ -59,7 +59,7 @@ static void conn_closed(void *arg, struct relay_conn *c)
 	conns--;
 }
 
-static void fake_info(void *arg, struct relay_server_info *out)
+static void fake_info(void *arg, struct relay_core_info *out)
 {
 	(void)arg;
 	out->pid = 4242;
