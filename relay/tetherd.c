@@ -188,17 +188,18 @@ int main(int argc, char **argv)
 	}
 
 	uv_loop_init(&d.loop);
+	/* Before the endpoint is written: a client that sees it may stop us at once. */
+	uv_signal_init(&d.loop, &d.sigterm);
+	uv_signal_init(&d.loop, &d.sigint);
+	d.sigterm.data = d.sigint.data = &d;
+	uv_signal_start(&d.sigterm, on_signal, SIGTERM);
+	uv_signal_start(&d.sigint, on_signal, SIGINT);
 	if (relay_server_start(&d.loop, &cfg, &fds, &d.srv, err)) {
 		relay_log(RELAY_LOG_ERROR, "%s", err);
 		if (*cfg.log_file)
 			fprintf(stderr, "tetherd: %s\n", err);
 		return 1;
 	}
-	uv_signal_init(&d.loop, &d.sigterm);
-	uv_signal_init(&d.loop, &d.sigint);
-	d.sigterm.data = d.sigint.data = &d;
-	uv_signal_start(&d.sigterm, on_signal, SIGTERM);
-	uv_signal_start(&d.sigint, on_signal, SIGINT);
 	uv_timer_init(&d.loop, &d.watchdog);
 	uv_timer_init(&d.loop, &d.status_timer);
 	d.status_timer.data = &d;
