@@ -215,6 +215,12 @@ int main(int argc, char **argv)
 	}
 
 	uv_loop_init(&d.loop);
+	/* Before the endpoint is written: a client that sees it may stop us at once. */
+	uv_signal_init(&d.loop, &d.sigterm);
+	uv_signal_init(&d.loop, &d.sigint);
+	d.sigterm.data = d.sigint.data = &d;
+	uv_signal_start(&d.sigterm, on_signal, SIGTERM);
+	uv_signal_start(&d.sigint, on_signal, SIGINT);
 	if (make_modules(&d, &cfg, err) ||
 	    relay_server_start(&d.loop, &cfg, &fds, d.modules, d.n_modules, &d.srv, err)) {
 		relay_log(RELAY_LOG_ERROR, "%s", err);
@@ -222,11 +228,6 @@ int main(int argc, char **argv)
 			fprintf(stderr, "tetherd: %s\n", err);
 		return 1;
 	}
-	uv_signal_init(&d.loop, &d.sigterm);
-	uv_signal_init(&d.loop, &d.sigint);
-	d.sigterm.data = d.sigint.data = &d;
-	uv_signal_start(&d.sigterm, on_signal, SIGTERM);
-	uv_signal_start(&d.sigint, on_signal, SIGINT);
 	uv_timer_init(&d.loop, &d.watchdog);
 	uv_timer_init(&d.loop, &d.status_timer);
 	d.status_timer.data = &d;

@@ -289,13 +289,27 @@ void relay_ws_stop_listening(struct relay_ws *ws)
 		uv_close((uv_handle_t *)&ws->poll, poll_closed);
 }
 
+static void note_closing(uv_handle_t *h, void *arg)
+{
+	if (uv_is_closing(h))
+		*(bool *)arg = true;
+}
+
 /* On a foreign loop lws 4.1 tears down in two calls: the first starts closing
  * its libuv handles, a later one (the server's stop timer calls this every
- * tick) finishes and sets ws->context to NULL through info.pcontext. */
+ * tick) finishes and sets ws->context to NULL through info.pcontext. That
+ * later call unloads lws's libuv plugin, whose code the close callbacks of
+ * those handles are: it waits until no handle on the loop is still closing
+ * (a tick can come before the loop has run the close callbacks). */
 void relay_ws_stop(struct relay_ws *ws)
 {
 	relay_ws_stop_listening(ws);
 	if (ws && ws->context) {
+		bool closing = false;
+		if (ws->destroying)
+			uv_walk(ws->poll.loop, note_closing, &closing);
+		if (closing)
+			return;
 		ws->destroying = true;
 		lws_context_destroy(ws->context);
 	}

@@ -273,10 +273,12 @@ test('SIGTERM during backoff: the anchor exits 0 at once, no restart', { timeout
 test('SIGTERM to the anchor: a tetherd that ignores SIGTERM gets SIGKILL 10 s later', { timeout: 40000 }, async (t) => {
   const l = await anchorLayout(t);
   const script = path.join(l.tmp, 'stubborn-tetherd');
-  fs.writeFileSync(script, "#!/bin/sh\ntrap '' TERM\nwhile :; do sleep 0.05; done\n", { mode: 0o755 });
+  const trapped = path.join(l.tmp, 'trapped');
+  fs.writeFileSync(script, `#!/bin/sh\ntrap '' TERM\n: > '${trapped}'\nwhile :; do sleep 0.05; done\n`, { mode: 0o755 });
   const a = startAnchor(t, l, { args: ['--tetherd', script] });
   const s = await a.until((s) => s.state === 'starting' && s.daemon_pid, 'the stubborn daemon started');
-  await sleep(200); // let the shell set its trap
+  // the script says when its trap is set (a fixed wait can be too short on a loaded machine)
+  await poll(() => fs.existsSync(trapped), { timeoutMs: 10000, what: 'the stubborn daemon set its trap' });
   const t0 = performance.now();
   a.kill('SIGTERM');
   const ex = await waitExit(a, 20000);

@@ -24,6 +24,17 @@ function sessionIn(list, session) {
   return list.find((s) => s.session === session);
 }
 
+/** Polls pty.list until pred(the session's entry) holds; resolves the entry (the last one seen
+ *  once timeoutMs have passed, for the caller's assertions to report). */
+async function sessionWhen(c, session, pred, timeoutMs = 10000) {
+  const end = performance.now() + timeoutMs;
+  for (;;) {
+    const e = sessionIn(await c.list(), session);
+    if (pred(e) || performance.now() > end) return e;
+    await sleep(20);
+  }
+}
+
 /** CPU ticks (utime + stime) of a process. */
 function cpuTicks(pid) {
   const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -91,12 +102,13 @@ test('credit 0 at open: no output and no pty.exit until credit is granted; then 
   const c = await connectPty(d, t);
   const r = await c.open({ argv: ['/bin/sh', '-c', 'echo hi; exit 4'], credit: 0 });
   assert.equal(r.credit, 0);
-  await sleep(600);
+  // the child exits at once (its output waits in the terminal); wait until the daemon has seen
+  // that, however long the machine takes to run sh, rather than for a fixed time
+  const e = await sessionWhen(c, r.session, (x) => x?.state === 'exited');
   const ch = c.ch(r.channel);
   assert.equal(ch.length, 0, 'no byte without credit');
   assert.equal(ch.exit, null, 'pty.exit waits for the output before it');
   // the child has exited (its output waits in the terminal): input, resize, signal → session_exited
-  const e = sessionIn(await c.list(), r.session);
   assert.equal(e.state, 'exited', JSON.stringify(e));
   assert.equal(e.exit_code, 4, JSON.stringify(e));
   c.input(r.channel, 'late\n');
@@ -125,6 +137,9 @@ test('a session is read only while every attachment has credit: a second attachm
   await a.waitBytes(y.channel, 5000);
   const att = await b.attach({ session: y.session, since: 0, credit: 1000000 });
   assert.equal(att.seq, 0);
+  // B first gets the replay of what had been read (end_seq bytes); then 600 ms in which nothing
+  // more may come
+  await b.waitBytes(att.channel, att.end_seq);
   await sleep(600);
   const bLen = b.ch(att.channel).length;
   const e = sessionIn(await b.list(), y.session);
@@ -136,6 +151,7 @@ test('a session is read only while every attachment has credit: a second attachm
 
   await a.request({ type: 'pty.credit', session: y.session, bytes: 2000 });
   await a.waitBytes(y.channel, 7000);
+  await b.waitBytes(att.channel, 7000); // B's copy travels on its own connection
   await sleep(400);
   assert.equal(a.ch(y.channel).length, 7000);
   const bLen2 = b.ch(att.channel).length;
@@ -232,10 +248,27 @@ test('a connection that stops reading its socket: daemon RSS stays under baselin
   const pausedAt = performance.now();
   const rss = sampler(() => rssBytes(d.pid));
   const lat = [];
+  // The daemon stops reading the terminal once the paused connection's socket buffers (a few
+  // MiB on loopback) and its queue (--max-queued-bytes) are full: how long the writer takes to
+  // fill them depends on the machine (ASan, load), so no fixed moment is "after". And once full,
+  // TCP can still take a burst later (a zero-window probe finding room after the receiver
+  // compacted its queue; the probes back off 200, 400, 800 ms...). seqMid is the session's seq
+  // once it has stood still for 1.5 s (after at most 15 s: the last seq seen); the echoes go on
+  // for at least 3 s in all and 1.2 s past seqMid, and then the seq must not have moved.
   let seqMid = null;
-  while (performance.now() - pausedAt < 3000) {
+  let midAt = null;
+  let last = null;
+  while (performance.now() - pausedAt < 3000 || seqMid === null || performance.now() - midAt < 1200) {
     lat.push(await echoMs(q, qcat.channel, `q-${lat.length}`));
-    if (seqMid === null && performance.now() - pausedAt > 1800) seqMid = sessionIn(await q.list(), r.session).seq;
+    if (seqMid === null) {
+      const seq = sessionIn(await q.list(), r.session).seq;
+      const now = performance.now();
+      if (!last || seq !== last.seq) last = { seq, at: now };
+      if (now - last.at >= 1500 || now - pausedAt > 15000) {
+        seqMid = seq;
+        midAt = now;
+      }
+    }
     await sleep(50);
   }
   const seqEnd = sessionIn(await q.list(), r.session);
@@ -281,7 +314,9 @@ test('input for a child that does not read: past 1 MiB waiting → input_overflo
   const e = await c.waitError('input_overflow');
   assert.equal(e.id, null, JSON.stringify(e));
   assert.equal(typeof e.message, 'string');
-  await sleep(300);
+  // a request after the 40 frames: its reply comes after the daemon has handled every one of
+  // them (and sent their errors), however long that takes
+  await c.request({ type: 'pty.list' }, 10000);
   const overflows = c.events.filter((x) => x.msg.type === 'error').map((x) => x.msg.code);
   assert.ok(overflows.every((code) => code === 'input_overflow'), `only input_overflow errors: ${overflows}`);
   // at most 1 MiB (+ what the kernel holds, + one frame) was taken: at least 20 of the 40 frames are refused

@@ -313,8 +313,11 @@ test('socket activation: TCP and unix listeners from systemd-socket-activate are
   assert.equal(sj.running, true);
   await ws.close();
   // A terminal inherits neither the listeners nor LISTEN_FDS/LISTEN_PID/LISTEN_FDNAMES.
+  // The shell's fds are listed from a child shell while the shell waits for it: a pipeline run
+  // by the shell itself (ls /proc/$$/fd | tr) races with the shell, which holds the pipe's ends
+  // until it has started tr.
   const c = await connectPty({ endpoint: ep }, t);
-  const r = await c.open({ argv: ['/bin/sh', '-c', 'ls /proc/$$/fd | tr "\\n" " "; echo; env | grep ^LISTEN_ || echo no-listen-vars'] });
+  const r = await c.open({ argv: ['/bin/sh', '-c', 'sh -c \'ls /proc/$PPID/fd | tr "\\n" " "\'; echo; env | grep ^LISTEN_ || echo no-listen-vars'] });
   await c.waitExit(r.channel, { timeoutMs: 10000 });
   const out = r.ch.text().split(/\r?\n/);
   assert.equal(out[0].trim(), '0 1 2', `the shell's open fds: ${out[0]}`);

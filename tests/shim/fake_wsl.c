@@ -98,10 +98,13 @@ static void state_path(wchar_t *out, const wchar_t *name)
 
 static DWORD WINAPI lease_thread(void *arg)
 {
-	wchar_t path[1100];
+	wchar_t path[1100], tmp[1100];
 	state_path(path, L"lease");
+	state_path(tmp, L"lease.tmp");
 	for (unsigned long i = 0;; i++) {
-		HANDLE h = CreateFileW(path, GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_DELETE, NULL,
+		/* Written aside and renamed over the lease: a reader (fake_alive in
+		 * wine_test.sh) never sees it truncated and empty. */
+		HANDLE h = CreateFileW(tmp, GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_DELETE, NULL,
 				       CREATE_ALWAYS, 0, NULL);
 		if (h != INVALID_HANDLE_VALUE) {
 			char buf[32];
@@ -109,6 +112,7 @@ static DWORD WINAPI lease_thread(void *arg)
 			int k = snprintf(buf, sizeof buf, "%lu\n", i);
 			WriteFile(h, buf, (DWORD)k, &n, NULL);
 			CloseHandle(h);
+			MoveFileExW(tmp, path, MOVEFILE_REPLACE_EXISTING);
 		}
 		Sleep(100);
 	}
