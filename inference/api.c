@@ -157,28 +157,18 @@ static int append(struct out_text *o, const char *s, size_t n)
 	return 0;
 }
 
-/* The prompt's text: as given, or the user turn (and system message) in the
- * model's chat template. */
-static int prompt_text(const struct inf_model *m, const struct inf_generate_params *p, char **out,
-		       const char **family, char *err)
+int inf_model_render_chat(const struct inf_model *m, const struct inf_chat_message *msgs, size_t n,
+			  char **out, const char **family, char err[INF_ERR_MAX])
 {
+	*out = NULL;
 	*family = NULL;
-	if (!p->chat) {
-		*out = strdup(p->prompt);
-		return *out ? 0 : inf_fail(err, INF_ENOMEM, "out of memory");
-	}
 	if (!m->chat_template)
 		return inf_fail(err, INF_EUNSUPPORTED, "chat: the model has no chat template (tokenizer.chat_template); "
 				"use a raw prompt");
-	struct inf_chat_message msgs[2];
-	size_t n = 0;
-	if (p->system)
-		msgs[n++] = (struct inf_chat_message){ "system", p->system };
-	msgs[n++] = (struct inf_chat_message){ "user", p->prompt };
 	/* BOS comes from the tokenizer (add_special), so the template gets
 	 * none; EOS text is the end-of-sequence token's text. */
 	char eos[128] = "";
-	int32_t e = inf_tokenizer_eos(m->tok);
+	int32_t e = m->tok ? inf_tokenizer_eos(m->tok) : -1;
 	if (e >= 0) {
 		int k = inf_token_to_piece(m->tok, e, true, eos, sizeof eos - 1);
 		eos[k > 0 ? k : 0] = 0;
@@ -190,6 +180,29 @@ static int prompt_text(const struct inf_model *m, const struct inf_generate_para
 		return inf_fail(err, rc, "chat: %s (raw prompts, with chat false, still work)", terr);
 	*family = inf_chat_family_name(m->chat_family);
 	return 0;
+}
+
+bool inf_model_token_is_eog(const struct inf_model *m, int32_t id)
+{
+	return m->tok && inf_tokenizer_is_eog(m->tok, id);
+}
+
+/* The prompt's text: as given, or the user turn (and system message) in the
+ * model's chat template. */
+static int prompt_text(const struct inf_model *m, const struct inf_generate_params *p, char **out,
+		       const char **family, char *err)
+{
+	*family = NULL;
+	if (!p->chat) {
+		*out = strdup(p->prompt);
+		return *out ? 0 : inf_fail(err, INF_ENOMEM, "out of memory");
+	}
+	struct inf_chat_message msgs[2];
+	size_t n = 0;
+	if (p->system)
+		msgs[n++] = (struct inf_chat_message){ "system", p->system };
+	msgs[n++] = (struct inf_chat_message){ "user", p->prompt };
+	return inf_model_render_chat(m, msgs, n, out, family, err);
 }
 
 int inf_generate(struct inf_context *c, const struct inf_generate_params *p, struct inf_generate_result *res,

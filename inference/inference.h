@@ -143,6 +143,14 @@ int inf_model_tokenize(const struct inf_model *model, const char *text, size_t l
 int inf_model_token_piece(const struct inf_model *model, int32_t id, bool render_special,
 			  char *buf, size_t cap);
 bool inf_model_has_tokenizer(const struct inf_model *model);
+/* True for a token that ends generation (EOS, EOT, ...). */
+bool inf_model_token_is_eog(const struct inf_model *model, int32_t id);
+/* Renders messages in the model's chat template, with the assistant's turn
+ * opened; *out is malloc'd, *family the template family's name. As
+ * inf_generate's chat does (BOS left to the tokenizer). INF_EUNSUPPORTED
+ * when the model has no template. */
+int inf_model_render_chat(const struct inf_model *model, const struct inf_chat_message *msgs,
+			  size_t n, char **out, const char **family, char err[INF_ERR_MAX]);
 
 /* ---- contexts ---- */
 

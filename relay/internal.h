@@ -234,6 +234,16 @@ bool relay_proto_int_field(struct relay_conn *c, const cJSON *req, const cJSON *
 bool relay_proto_bool_field(struct relay_conn *c, const cJSON *req, const cJSON *id,
 			    const char *type, const char *name, bool *out);
 
+/* Any number in [min, max] (not NaN). */
+bool relay_proto_number_field(struct relay_conn *c, const cJSON *req, const cJSON *id,
+			      const char *type, const char *name, double min, double max, double *out);
+/* A string of at most max bytes: text (true) may be empty and hold any
+ * character; a name (false) has 1 byte or more and no control characters.
+ * *out borrows from req. */
+bool relay_proto_string_field(struct relay_conn *c, const cJSON *req, const cJSON *id,
+			      const char *type, const char *name, size_t max, bool text,
+			      const char **out);
+
 /* A copy of a request id for a reply (null when id is NULL), exact for
  * integers up to 2^53. */
 cJSON *relay_proto_id(const cJSON *id);

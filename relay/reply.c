@@ -81,3 +81,39 @@ bool relay_proto_bool_field(struct relay_conn *c, const cJSON *req, const cJSON 
 	*out = cJSON_IsTrue(v);
 	return true;
 }
+
+bool relay_proto_number_field(struct relay_conn *c, const cJSON *req, const cJSON *id,
+			      const char *type, const char *name, double min, double max, double *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, name);
+	if (!v)
+		return true;
+	if (!cJSON_IsNumber(v) || !(v->valuedouble >= min && v->valuedouble <= max)) {
+		relay_proto_error(c, id, "invalid_field", name, type,
+				  "\"%s\" must be a number from %g to %g", name, min, max);
+		return false;
+	}
+	*out = v->valuedouble;
+	return true;
+}
+
+bool relay_proto_string_field(struct relay_conn *c, const cJSON *req, const cJSON *id,
+			      const char *type, const char *name, size_t max, bool text,
+			      const char **out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, name);
+	if (!v)
+		return true;
+	bool ok = cJSON_IsString(v) && (text || *v->valuestring) && strlen(v->valuestring) <= max;
+	for (const char *p = ok && !text ? v->valuestring : ""; *p; p++)
+		ok &= (unsigned char)*p >= 0x20;
+	if (!ok) {
+		relay_proto_error(c, id, "invalid_field", name, type, text ?
+				  "\"%s\" must be a string of at most %zu bytes" :
+				  "\"%s\" must be a string of 1 to %zu bytes without control characters",
+				  name, max);
+		return false;
+	}
+	*out = v->valuestring;
+	return true;
+}

@@ -44,6 +44,9 @@ test)
   scripts/setup.sh
   start=$(date +%s)
   build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  for prog in build/tetherd build/tether; do   # where the README and `run` find them
+    [ -x "$prog" ] || { echo "   $prog is missing"; failed=$((failed + 1)); }
+  done
   suite "unit + integration" build
 
   # The same suite under AddressSanitizer + UndefinedBehaviorSanitizer. The

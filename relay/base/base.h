@@ -25,6 +25,8 @@
 #define RELAY_MAX_ORIGINS 16
 #define RELAY_ORIGIN_MAX 256
 #define RELAY_ERR_MAX 512 /* size of every error-message buffer below */
+#define RELAY_MAX_MODEL_PATHS 16
+#define RELAY_PATH_MAX 1024
 
 enum relay_log_level {
 	RELAY_LOG_ERROR,
@@ -54,7 +56,20 @@ struct relay_config {
 	long max_detached;             /* detached sessions kept at most */
 	long default_credit;           /* a terminal attachment's first credit */
 	long close_grace_ms;           /* SIGHUP to SIGKILL on pty.close */
+	char models_dir[RELAY_PATH_MAX]; /* every *.gguf here is a model; "" = the default */
+	char models[RELAY_MAX_MODEL_PATHS][RELAY_PATH_MAX]; /* --model: more model files */
+	int n_models;
+	long infer_parallel;           /* streams one loaded model runs at once (slots) */
+	long infer_queue;              /* requests waiting for a slot, per model */
+	long infer_max_loaded;         /* models loaded at once */
+	long keep_alive_s;             /* an idle model is unloaded after this; -1 = never */
+	long infer_ctx;                /* context per slot; 0 = trained, capped at 4096 */
+	long infer_threads;            /* 0 = online CPUs */
 };
+
+/* The models directory: models_dir, or $XDG_DATA_HOME/tether/models
+ * (~/.local/share/tether/models). */
+int relay_models_dir(const struct relay_config *cfg, char *buf, size_t len);
 
 void relay_config_defaults(struct relay_config *cfg);
 
@@ -186,6 +201,11 @@ int relay_sibling_exe(const char *name, char *buf, size_t len);
 
 /* UTF-8 as RFC 3629 defines it (no overlongs, surrogates, or > U+10FFFF). */
 bool relay_utf8_valid(const uint8_t *s, size_t len);
+/* Copies s[0..len) to out as valid UTF-8, each byte that starts no valid
+ * character becoming U+FFFD; a character cut at the end is left for the next
+ * call (unless final: then it too becomes U+FFFD). Returns the bytes of s
+ * consumed, *out_len those written; out has room for 3 * len bytes. */
+size_t relay_utf8_whole(const char *s, size_t len, bool final, char *out, size_t *out_len);
 /* Length of the longest prefix of s of at most max bytes that does not cut a
  * character: for "%.*s" in messages. */
 int relay_utf8_prefix(const char *s, size_t max);

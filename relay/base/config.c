@@ -11,7 +11,7 @@
 
 #include "base.h"
 
-enum setting_type { SET_INT, SET_STRING, SET_ORIGINS, SET_LOG_LEVEL };
+enum setting_type { SET_INT, SET_STRING, SET_ORIGINS, SET_MODELS, SET_LOG_LEVEL };
 
 struct setting {
 	const char *key;       /* JSON key */
@@ -61,6 +61,22 @@ static const struct setting settings[] = {
 	  "output bytes a terminal attachment may receive before the client grants more" },
 	{ "close_grace_ms", "--close-grace-ms", SET_INT, OFF(close_grace_ms), 0, 0, 600000,
 	  "milliseconds from SIGHUP to SIGKILL when a terminal is closed" },
+	{ "models_dir", "--models-dir", SET_STRING, OFF(models_dir), SZ(models_dir), 0, 0,
+	  "every *.gguf file here is a model (default $XDG_DATA_HOME/tether/models)" },
+	{ "models", "--model", SET_MODELS, OFF(models), 0, 0, 0,
+	  "a GGUF model file outside models_dir (repeat the flag; config: array)" },
+	{ "infer_parallel", "--infer-parallel", SET_INT, OFF(infer_parallel), 0, 1, 64,
+	  "streams one loaded model generates at once (slots)" },
+	{ "infer_queue", "--infer-queue", SET_INT, OFF(infer_queue), 0, 0, 4096,
+	  "requests waiting for a slot, per model, before too_many_streams" },
+	{ "infer_max_loaded", "--infer-max-loaded", SET_INT, OFF(infer_max_loaded), 0, 1, 16,
+	  "models loaded at once (the least recently used idle one makes room)" },
+	{ "keep_alive_s", "--keep-alive", SET_INT, OFF(keep_alive_s), 0, -1, 30L * 86400,
+	  "seconds an idle model stays loaded (0: unloaded once idle; -1: until unloaded)" },
+	{ "infer_ctx", "--infer-ctx", SET_INT, OFF(infer_ctx), 0, 0, 1L << 20,
+	  "context (tokens) of each slot when a load does not say (0: trained, at most 4096)" },
+	{ "infer_threads", "--infer-threads", SET_INT, OFF(infer_threads), 0, 0, 256,
+	  "threads of a loaded model's forward pass (0: online CPUs)" },
 };
 #define N_SETTINGS (sizeof settings / sizeof settings[0])
 
@@ -82,6 +98,10 @@ void relay_config_defaults(struct relay_config *cfg)
 	cfg->max_detached = 32;
 	cfg->default_credit = 256 * 1024;
 	cfg->close_grace_ms = 2000;
+	cfg->infer_parallel = 4;
+	cfg->infer_queue = 16;
+	cfg->infer_max_loaded = 1;
+	cfg->keep_alive_s = 300;
 }
 
 static int fail(char err[RELAY_ERR_MAX], const char *fmt, ...)
@@ -177,6 +197,29 @@ static int apply(struct relay_config *cfg, const struct setting *s, const char *
 				    "https://example.com, shorter than %d bytes", where, text,
 				    RELAY_ORIGIN_MAX);
 		strcpy(cfg->allowed_origins[cfg->n_allowed_origins++], text);
+		return 0;
+	case SET_MODELS:
+		if (json) {
+			const cJSON *item;
+			if (!cJSON_IsArray(json))
+				return fail(err, "%s\"%s\" must be an array of strings", where, s->key);
+			cfg->n_models = 0;
+			cJSON_ArrayForEach(item, json) {
+				if (!cJSON_IsString(item))
+					return fail(err, "%s\"%s\" must be an array of strings", where, s->key);
+				int rc = apply(cfg, s, item->valuestring, NULL, where, err);
+				if (rc)
+					return rc;
+			}
+			return 0;
+		}
+		if (cfg->n_models >= RELAY_MAX_MODEL_PATHS)
+			return fail(err, "%sat most %d model files (put more in models_dir)", where,
+				    RELAY_MAX_MODEL_PATHS);
+		if (!*text || strlen(text) >= RELAY_PATH_MAX)
+			return fail(err, "%smodel path '%.*s' must be non-empty and shorter than %d bytes",
+				    where, relay_utf8_prefix(text, 80), text, RELAY_PATH_MAX);
+		strcpy(cfg->models[cfg->n_models++], text);
 		return 0;
 	}
 	return -EINVAL;
@@ -287,6 +330,7 @@ int relay_config_parse_args(struct relay_config *cfg, int argc, char **argv,
 			    char err[RELAY_ERR_MAX])
 {
 	bool origins_given = false;   /* the first --allow-origin replaces the file's list */
+	bool models_given = false;    /* and the first --model the file's models */
 
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i], *value = NULL;
@@ -314,6 +358,10 @@ int relay_config_parse_args(struct relay_config *cfg, int argc, char **argv,
 		if (s->type == SET_ORIGINS && !origins_given) {
 			origins_given = true;
 			cfg->n_allowed_origins = 0;
+		}
+		if (s->type == SET_MODELS && !models_given) {
+			models_given = true;
+			cfg->n_models = 0;
 		}
 		int rc = apply(cfg, s, value, NULL, "", err);
 		if (rc)
@@ -361,4 +409,19 @@ int relay_config_load(struct relay_config *cfg, const char *path,
 	if (relay_config_default_path(dflt, sizeof dflt) || access(dflt, F_OK))
 		return 0;
 	return relay_config_load_file(cfg, dflt, err);
+}
+
+int relay_models_dir(const struct relay_config *cfg, char *buf, size_t len)
+{
+	const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
+	int n;
+	if (*cfg->models_dir)
+		n = snprintf(buf, len, "%s", cfg->models_dir);
+	else if (xdg && *xdg == '/')
+		n = snprintf(buf, len, "%s/tether/models", xdg);
+	else if (home && *home)
+		n = snprintf(buf, len, "%s/.local/share/tether/models", home);
+	else
+		return -ENOENT;
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }

@@ -3,27 +3,60 @@
 
 #include "base.h"
 
+/* The length of the valid character at s[0..len), 0 when s starts with no
+ * valid character, -1 when s is the valid start of one that len cuts. */
+static int char_len(const uint8_t *s, size_t len)
+{
+	uint8_t c = s[0];
+	size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+	if (!n)
+		return 0;
+	uint32_t cp = n == 1 ? c : c & (0x7f >> n);
+	for (size_t k = 1; k < n; k++) {
+		if (k == len)
+			return -1;
+		if ((s[k] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[k] & 0x3f);
+	}
+	/* overlong forms, surrogates, beyond U+10FFFF */
+	if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return (int)n;
+}
+
 bool relay_utf8_valid(const uint8_t *s, size_t len)
 {
-	size_t i = 0;
-	while (i < len) {
-		uint8_t c = s[i];
-		size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-		if (!n || i + n > len)
+	for (size_t i = 0; i < len;) {
+		int n = char_len(s + i, len - i);
+		if (n <= 0)
 			return false;
-		uint32_t cp = n == 1 ? c : c & (0x7f >> n);
-		for (size_t k = 1; k < n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = cp << 6 | (s[i + k] & 0x3f);
-		}
-		/* overlong forms, surrogates, beyond U+10FFFF */
-		if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-			return false;
-		i += n;
+		i += (size_t)n;
 	}
 	return true;
+}
+
+size_t relay_utf8_whole(const char *s, size_t len, bool final, char *out, size_t *out_len)
+{
+	const uint8_t *u = (const uint8_t *)s;
+	size_t i = 0, o = 0;
+	while (i < len) {
+		int n = char_len(u + i, len - i);
+		if (n < 0 && !final)
+			break;   /* may complete with the next bytes */
+		if (n <= 0) {
+			memcpy(out + o, "\xef\xbf\xbd", 3);   /* U+FFFD for the byte */
+			o += 3;
+			i++;
+			continue;
+		}
+		memcpy(out + o, s + i, (size_t)n);
+		o += (size_t)n;
+		i += (size_t)n;
+	}
+	*out_len = o;
+	return i;
 }
 
 int relay_utf8_prefix(const char *s, size_t max)
