@@ -15,26 +15,6 @@
 static const char *const session_fields[] = { "session", NULL };
 static const char *const no_fields[] = { NULL };
 
-/* An optional string of 1..max bytes with no control characters. */
-static bool string_field(struct relay_conn *c, const cJSON *req, const cJSON *id,
-			 const char *type, const char *name, size_t max, const char **out)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, name);
-	if (!v)
-		return true;
-	bool ok = cJSON_IsString(v) && *v->valuestring && strlen(v->valuestring) <= max;
-	for (const char *p = ok ? v->valuestring : ""; *p; p++)
-		ok &= (unsigned char)*p >= 0x20;
-	if (!ok) {
-		relay_proto_error(c, id, "invalid_field", name, type,
-				  "\"%s\" must be a string of 1 to %zu bytes without control "
-				  "characters", name, max);
-		return false;
-	}
-	*out = v->valuestring;
-	return true;
-}
-
 /* The session named by "session" (required). Sends the error itself. */
 static struct pty_session *session_field(struct relay_pty *p, struct relay_conn *c,
 					 const cJSON *req, const cJSON *id, const char *type)
@@ -128,8 +108,8 @@ static void msg_open(struct relay_module *m, struct relay_conn *c, const cJSON *
 	if (env && !check_env(c, id, env))
 		return;
 	op.env = env;
-	if (!string_field(c, req, id, "pty.open", "cwd", STRING_MAX, &op.cwd) ||
-	    !string_field(c, req, id, "pty.open", "term", 64, &op.term) ||
+	if (!relay_proto_string_field(c, req, id, "pty.open", "cwd", STRING_MAX, false, &op.cwd) ||
+	    !relay_proto_string_field(c, req, id, "pty.open", "term", 64, false, &op.term) ||
 	    !relay_proto_int_field(c, req, id, "pty.open", "cols", 1, PTY_SIZE_MAX, &cols) ||
 	    !relay_proto_int_field(c, req, id, "pty.open", "rows", 1, PTY_SIZE_MAX, &rows) ||
 	    !relay_proto_int_field(c, req, id, "pty.open", "credit", 0, PTY_MAX_CREDIT, &credit) ||
