@@ -1,6 +1,7 @@
 /*
  * api.c: tokenizing through the model's tokenizer, evaluating batches on the
- * context's backend, sampling, cancel, stats, and the generate loop (prompt
+ * context's backend (one sequence, or several in one pass: inf_evaluate_batch),
+ * sampling, cancel, stats, and the generate loop (prompt
  * as one batch, then one token at a time, streamed through the stop-string
  * matcher).
  */
@@ -33,39 +34,66 @@ int inf_model_token_piece(const struct inf_model *m, int32_t id, bool render_spe
 	return inf_token_to_piece(m->tok, id, render_special, buf, cap);
 }
 
+static int check_ids(const struct inf_context *c, const struct inf_run *r, bool name_seq, char *err)
+{
+	for (uint32_t t = 0; t < r->n; t++)
+		if (r->ids[t] < 0 || (uint32_t)r->ids[t] >= c->m->n_vocab) {
+			if (name_seq)
+				return inf_fail(err, INF_EINVAL,
+						"seq %u: token id %d at batch position %u is out of range [0, %u)", r->seq,
+						r->ids[t], t, c->m->n_vocab);
+			return inf_fail(err, INF_EINVAL, "token id %d at batch position %u is out of range [0, %u)",
+					r->ids[t], t, c->m->n_vocab);
+		}
+	return 0;
+}
+
+int inf_forward_runs(struct inf_context *c, struct inf_run *runs, uint32_t n_runs, char err[INF_ERR_MAX])
+{
+	for (uint32_t r = 0; r < n_runs; r++) {
+		int rc = check_ids(c, &runs[r], c->p.n_seq > 1, err);
+		if (rc)
+			return rc;
+		runs[r].pos0 = c->n_past[runs[r].seq];
+		runs[r].logits = c->logits + (size_t)runs[r].seq * c->m->n_vocab;
+	}
+	return c->backend->forward(c->state, runs, n_runs, &c->cancel, err);
+}
+
 int inf_forward(struct inf_context *c, const int32_t *ids, uint32_t n, char err[INF_ERR_MAX])
 {
-	for (uint32_t t = 0; t < n; t++)
-		if (ids[t] < 0 || (uint32_t)ids[t] >= c->m->n_vocab)
-			return inf_fail(err, INF_EINVAL, "token id %d at batch position %u is out of range [0, %u)",
-					ids[t], t, c->m->n_vocab);
-	return c->backend->forward(c->state, ids, n, c->n_past, c->logits, &c->cancel, err);
+	struct inf_run run = { .seq = 0, .ids = ids, .n = n };
+	return inf_forward_runs(c, &run, 1, err);
+}
+
+static void count(struct inf_context *c, uint64_t n_tokens, bool gen, double ms)
+{
+	if (gen) {
+		c->stats.n_gen_tokens += n_tokens;
+		c->stats.gen_ms += ms;
+	} else {
+		c->stats.n_prompt_tokens += n_tokens;
+		c->stats.prompt_ms += ms;
+	}
 }
 
 static int evaluate(struct inf_context *c, const int32_t *ids, size_t n, char *err)
 {
 	if (n == 0)
 		return inf_fail(err, INF_EINVAL, "empty batch");
-	if (n > c->p.n_ctx - c->n_past)
+	if (n > c->p.n_ctx - c->n_past[0])
 		return inf_fail(err, INF_ECONTEXT, "a batch of %zu tokens after %u does not fit in n_ctx %u",
-				n, c->n_past, c->p.n_ctx);
+				n, c->n_past[0], c->p.n_ctx);
 	double t0 = inf_now_ms();
 	for (size_t done = 0; done < n;) {
 		uint32_t chunk = (uint32_t)(n - done < INF_MAX_BATCH ? n - done : INF_MAX_BATCH);
 		int rc = inf_forward(c, ids + done, chunk, err);
 		if (rc)
 			return rc;
-		c->n_past += chunk;
+		c->n_past[0] += chunk;
 		done += chunk;
 	}
-	double ms = inf_now_ms() - t0;
-	if (n > 1) {
-		c->stats.n_prompt_tokens += n;
-		c->stats.prompt_ms += ms;
-	} else {
-		c->stats.n_gen_tokens += 1;
-		c->stats.gen_ms += ms;
-	}
+	count(c, n, n == 1, inf_now_ms() - t0);
 	return 0;
 }
 
@@ -75,6 +103,53 @@ int inf_evaluate(struct inf_context *c, const int32_t *ids, size_t n, char err[I
 	return evaluate(c, ids, n, err);
 }
 
+int inf_evaluate_batch(struct inf_context *c, const struct inf_batch_seq *seqs, size_t n, char err[INF_ERR_MAX])
+{
+	atomic_store(&c->cancel, false);
+	if (n == 0 || !seqs)
+		return inf_fail(err, INF_EINVAL, "empty batch (no sequences)");
+	/* each seq at most once, so n > n_seq names a repeated or out-of-range one below */
+	struct inf_run runs[INF_MAX_SEQ];
+	int32_t where[INF_MAX_SEQ];
+	for (uint32_t s = 0; s < c->p.n_seq; s++)
+		where[s] = -1;
+	size_t total = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct inf_batch_seq *b = &seqs[i];
+		if (b->seq >= c->p.n_seq)
+			return inf_fail(err, INF_EINVAL, "batch entry %zu: seq %u is out of range [0, n_seq %u)", i,
+					b->seq, c->p.n_seq);
+		if (where[b->seq] >= 0)
+			return inf_fail(err, INF_EINVAL,
+					"batch entries %d and %zu both name seq %u (each sequence at most once per batch)",
+					where[b->seq], i, b->seq);
+		where[b->seq] = (int32_t)i;
+		if (b->n == 0 || !b->ids)
+			return inf_fail(err, INF_EINVAL, "batch entry %zu: seq %u has no tokens (n %u%s)", i, b->seq,
+					b->n, b->ids ? "" : ", ids NULL");
+		total += b->n;
+		if (total > INF_MAX_BATCH) {
+			for (size_t k = i + 1; k < n; k++)
+				total += seqs[k].n;
+			return inf_fail(err, INF_EINVAL,
+					"the batch holds %zu tokens, above INF_MAX_BATCH %u: evaluate a long prompt "
+					"in chunks", total, INF_MAX_BATCH);
+		}
+		if (b->n > c->p.n_ctx - c->n_past[b->seq])
+			return inf_fail(err, INF_ECONTEXT, "seq %u: %u tokens after %u do not fit in n_ctx %u", b->seq,
+					b->n, c->n_past[b->seq], c->p.n_ctx);
+		runs[i] = (struct inf_run){ .seq = b->seq, .ids = b->ids, .n = b->n };
+	}
+	double t0 = inf_now_ms();
+	int rc = inf_forward_runs(c, runs, (uint32_t)n, err);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n; i++)
+		c->n_past[runs[i].seq] += runs[i].n;
+	count(c, total, total == n, inf_now_ms() - t0);
+	return 0;
+}
+
 const float *inf_logits(const struct inf_context *c)
 {
 	return c->logits;
@@ -82,28 +157,56 @@ const float *inf_logits(const struct inf_context *c)
 
 uint32_t inf_n_past(const struct inf_context *c)
 {
-	return c->n_past;
+	return c->n_past[0];
+}
+
+const float *inf_seq_logits(const struct inf_context *c, uint32_t seq)
+{
+	return seq < c->p.n_seq ? c->logits + (size_t)seq * c->m->n_vocab : NULL;
+}
+
+uint32_t inf_seq_n_past(const struct inf_context *c, uint32_t seq)
+{
+	return seq < c->p.n_seq ? c->n_past[seq] : 0;
+}
+
+int inf_seq_truncate(struct inf_context *c, uint32_t seq, uint32_t n_past, char err[INF_ERR_MAX])
+{
+	if (seq >= c->p.n_seq)
+		return inf_fail(err, INF_EINVAL, "truncate: seq %u is out of range [0, n_seq %u)", seq, c->p.n_seq);
+	if (n_past > c->n_past[seq]) {
+		if (c->p.n_seq > 1)
+			return inf_fail(err, INF_EINVAL, "truncate seq %u to %u: only %u positions are evaluated", seq,
+					n_past, c->n_past[seq]);
+		return inf_fail(err, INF_EINVAL, "truncate to %u: only %u positions are evaluated", n_past,
+				c->n_past[seq]);
+	}
+	c->n_past[seq] = n_past;
+	return 0;
 }
 
 int inf_truncate(struct inf_context *c, uint32_t n_past, char err[INF_ERR_MAX])
 {
-	if (n_past > c->n_past)
-		return inf_fail(err, INF_EINVAL, "truncate to %u: only %u positions are evaluated", n_past, c->n_past);
-	c->n_past = n_past;
+	return inf_seq_truncate(c, 0, n_past, err);
+}
+
+int inf_seq_sample(struct inf_context *c, uint32_t seq, struct inf_sampler *s, const int32_t *history,
+		   size_t n_history, int32_t *token)
+{
+	if (seq >= c->p.n_seq || c->n_past[seq] == 0)
+		return INF_EINVAL;   /* no such sequence, or no logits yet */
+	memcpy(c->work, c->logits + (size_t)seq * c->m->n_vocab, c->m->n_vocab * sizeof(float));
+	int32_t t = inf_sampler_sample(s, c->work, history, n_history);
+	if (t < 0 || (uint32_t)t >= c->m->n_vocab)
+		return INF_EINVAL;
+	*token = t;
 	return 0;
 }
 
 int inf_sample(struct inf_context *c, struct inf_sampler *s, const int32_t *history, size_t n_history,
 	       int32_t *token)
 {
-	if (c->n_past == 0)
-		return INF_EINVAL;   /* no logits yet */
-	memcpy(c->work, c->logits, c->m->n_vocab * sizeof(float));
-	int32_t t = inf_sampler_sample(s, c->work, history, n_history);
-	if (t < 0 || (uint32_t)t >= c->m->n_vocab)
-		return INF_EINVAL;
-	*token = t;
-	return 0;
+	return inf_seq_sample(c, 0, s, history, n_history, token);
 }
 
 void inf_cancel(struct inf_context *c)
@@ -255,9 +358,9 @@ int inf_generate(struct inf_context *c, const struct inf_generate_params *p, str
 		rc = inf_fail(err, INF_EINVAL, "the prompt is empty (no tokens)");
 		goto done;
 	}
-	if (n_prompt > c->p.n_ctx - c->n_past) {
+	if (n_prompt > c->p.n_ctx - c->n_past[0]) {
 		rc = inf_fail(err, INF_ECONTEXT, "the prompt of %zu tokens after %u does not fit in n_ctx %u",
-			      n_prompt, c->n_past, c->p.n_ctx);
+			      n_prompt, c->n_past[0], c->p.n_ctx);
 		goto done;
 	}
 	res->n_prompt = n_prompt;
@@ -319,7 +422,7 @@ int inf_generate(struct inf_context *c, const struct inf_generate_params *p, str
 		}
 		if (res->n_ids == (size_t)p->max_tokens)
 			break;
-		if (c->n_past >= c->p.n_ctx) {
+		if (c->n_past[0] >= c->p.n_ctx) {
 			res->stop_reason = "context";
 			break;
 		}

@@ -20,6 +20,16 @@
 
 struct inf_model;
 
+/* One sequence's share of a forward pass: its tokens ids[0..n) at positions
+ * pos0..pos0+n-1 of its own KV cache (which holds [0, pos0)). */
+struct inf_run {
+	uint32_t seq;              /* < the context's n_seq; each at most once per pass */
+	uint32_t pos0;
+	const int32_t *ids;        /* borrowed; every id below n_vocab */
+	uint32_t n;                /* >= 1 */
+	float *logits;             /* (n_vocab), written: the run's last position's */
+};
+
 struct inf_backend {
 	const char *name;   /* "cpu": what model info reports */
 	/* Whether the backend can run on this machine: 0 with *isa set to the
@@ -35,7 +45,8 @@ struct inf_backend {
 	/* Frees what prepare made (called once, by inf_model_free). */
 	void (*release)(struct inf_model *m, void *state);
 	/* Host memory bytes the backend's state of a context with these
-	 * (resolved) parameters takes; *kv_bytes: the KV cache's share of it. */
+	 * (resolved) parameters takes (the KV caches of all p->n_seq
+	 * sequences); *kv_bytes: the KV caches' share of it. */
 	uint64_t (*context_bytes)(const struct inf_model *m, const struct inf_context_params *p,
 				  uint64_t *kv_bytes);
 	/* The backend's state of a context: p holds the core's resolved
@@ -45,13 +56,16 @@ struct inf_backend {
 	int (*context_create)(const struct inf_model *m, struct inf_context_params *p, void **state,
 			      char err[INF_ERR_MAX]);
 	void (*context_free)(void *state);
-	/* The forward pass over ids[0..n) (every id already checked to be below
-	 * n_vocab; 1 <= n <= INF_MAX_BATCH) at positions pos0..pos0+n-1, the
-	 * cache holding positions [0, pos0); writes the last position's logits
-	 * (n_vocab floats). Checks *cancel at least once per layer and returns
-	 * INF_ECANCELED when it is set. Called once per batch, never per row. */
-	int (*forward)(void *state, const int32_t *ids, uint32_t n, uint32_t pos0, float *logits,
-		       const atomic_bool *cancel, char err[INF_ERR_MAX]);
+	/* One forward pass over n_runs runs (1 <= n_runs <= n_seq; their
+	 * tokens together 1..INF_MAX_BATCH; checked by the core): each run's
+	 * keys and values go into its sequence's cache and each run's last
+	 * logits into its logits. Batch invariant: a run's logits and cache
+	 * entries are bit for bit the same whatever the other runs are and
+	 * however its sequence's tokens were cut into runs (docs/inference.md).
+	 * Checks *cancel at least once per layer and returns INF_ECANCELED
+	 * when it is set. Called once per batch, never per row. */
+	int (*forward)(void *state, const struct inf_run *runs, uint32_t n_runs, const atomic_bool *cancel,
+		       char err[INF_ERR_MAX]);
 };
 
 /* The backends built into this binary. */

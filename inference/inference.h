@@ -134,6 +134,11 @@ const char *inf_type_name(uint32_t type);    /* "Q4_K", ...; "?" if unknown */
 /* Bytes a context of n_ctx tokens allocates (KV cache + scratch); 0 for a
  * model loaded vocab_only. */
 uint64_t inf_context_bytes(const struct inf_model *model, uint32_t n_ctx, enum inf_kv_type kv_type);
+/* The same for a context of n_seq sequences of n_ctx positions each (the KV
+ * cache of every sequence, the logits of every sequence, the scratch);
+ * n_seq 0 = 1, and inf_context_bytes is n_seq 1. */
+uint64_t inf_context_bytes_seq(const struct inf_model *model, uint32_t n_ctx, enum inf_kv_type kv_type,
+			       uint32_t n_seq);
 
 /* Tokenizer of the model (from the GGUF metadata). */
 int inf_model_tokenize(const struct inf_model *model, const char *text, size_t len,
@@ -163,6 +168,12 @@ enum inf_isa {
 const char *inf_isa_name(enum inf_isa isa);
 bool inf_isa_supported(enum inf_isa isa);   /* by this CPU */
 
+/* Largest batch evaluated at once (tokens of all sequences together);
+ * inf_evaluate cuts longer prompts into chunks of this. */
+#define INF_MAX_BATCH 256
+/* Most sequences one context holds (inf_context_params.n_seq). */
+#define INF_MAX_SEQ 64
+
 struct inf_context_params {
 	uint32_t n_ctx;       /* 0: the trained context, capped at 4096 */
 	uint32_t n_threads;   /* 0: online CPUs; 1..256 */
@@ -171,6 +182,10 @@ struct inf_context_params {
 	/* Refuse a context larger than this many bytes (0: MemAvailable). */
 	uint64_t max_bytes;
 	enum inf_kv_type kv_type;
+	/* Sequences sharing the context (slots), each with its own KV cache of
+	 * n_ctx positions, its own n_past and its own logits; 0 = 1; at most
+	 * INF_MAX_SEQ. The calls without "seq" in their name work on sequence 0. */
+	uint32_t n_seq;
 };
 void inf_context_params_default(struct inf_context_params *p);
 
@@ -190,10 +205,50 @@ uint32_t inf_n_past(const struct inf_context *ctx);
 /* Forgets positions n_past.. (0: all). */
 int inf_truncate(struct inf_context *ctx, uint32_t n_past, char err[INF_ERR_MAX]);
 
+/* ---- several sequences in one forward pass (continuous batching) ----
+ *
+ * inf_evaluate, inf_logits, inf_n_past, inf_truncate, inf_sample and
+ * inf_generate are sequence 0's. Batch invariance: a sequence's logits are
+ * bit for bit the same whatever else is in the batch (other sequences, at
+ * any positions), however its tokens were cut into batches (all at once,
+ * in chunks of any size, one at a time, partly from the cache after a
+ * truncate), and with any n_threads; they differ between ISAs (each has its
+ * own kernels) and between kv_types. docs/inference.md, "Several sequences". */
+struct inf_batch_seq {
+	uint32_t seq;          /* < n_seq; each sequence at most once per batch */
+	const int32_t *ids;    /* borrowed: n tokens that continue the sequence at its n_past */
+	uint32_t n;            /* >= 1 */
+};
+/* Evaluates every entry's tokens in one forward pass (the tokens of all n
+ * entries together at most INF_MAX_BATCH; 1 <= n). Afterwards
+ * inf_seq_logits(ctx, seq) holds the last position's logits of each
+ * sequence in the batch, and each one's n_past has advanced by its n; the
+ * other sequences are untouched. Everything is checked before anything is
+ * evaluated: INF_EINVAL for a seq out of range, a seq twice, an empty entry,
+ * a token id out of range or too many tokens; INF_ECONTEXT (naming the
+ * sequence and the numbers) when an entry would pass n_ctx; nothing is
+ * evaluated then. Checks inf_cancel like inf_evaluate (the flag clears when
+ * the call starts); on INF_ECANCELED no n_past moves (what the pass wrote
+ * into the caches lies past them and is overwritten later). */
+int inf_evaluate_batch(struct inf_context *ctx, const struct inf_batch_seq *seqs, size_t n,
+		       char err[INF_ERR_MAX]);
+/* Sequence seq's logits (n_vocab floats), as its last evaluation left them
+ * (zeros before one); NULL when seq >= n_seq. Valid until the context is freed. */
+const float *inf_seq_logits(const struct inf_context *ctx, uint32_t seq);
+/* Positions in sequence seq's cache; 0 when seq >= n_seq. */
+uint32_t inf_seq_n_past(const struct inf_context *ctx, uint32_t seq);
+/* Forgets sequence seq's positions n_past.. (0: all; frees the slot for a
+ * new stream). The other sequences are untouched. */
+int inf_seq_truncate(struct inf_context *ctx, uint32_t seq, uint32_t n_past, char err[INF_ERR_MAX]);
+
 /* Sampling with the text side's samplers (text.h). */
 struct inf_sampler;
 int inf_sample(struct inf_context *ctx, struct inf_sampler *s, const int32_t *history,
 	       size_t n_history, int32_t *token);
+/* The same on sequence seq's logits (INF_EINVAL when seq >= n_seq or the
+ * sequence has no logits yet). */
+int inf_seq_sample(struct inf_context *ctx, uint32_t seq, struct inf_sampler *s, const int32_t *history,
+		   size_t n_history, int32_t *token);
 
 /* Cancels a running inf_evaluate/inf_generate from any thread; it returns
  * INF_ECANCELED soon after (between layers, or between tokens). The flag
@@ -202,8 +257,9 @@ int inf_sample(struct inf_context *ctx, struct inf_sampler *s, const int32_t *hi
 void inf_cancel(struct inf_context *ctx);
 
 struct inf_stats {
-	uint64_t n_prompt_tokens, n_gen_tokens;   /* since the context was made */
-	double prompt_ms, gen_ms;                 /* time in batches > 1 / == 1 */
+	uint64_t n_prompt_tokens, n_gen_tokens;   /* since the context was made, all sequences */
+	double prompt_ms, gen_ms;                 /* time in batches where some sequence has more
+	                                             than one token / every one has one */
 };
 void inf_context_stats(const struct inf_context *ctx, struct inf_stats *st);
 

@@ -605,10 +605,11 @@ void inf_context_params_default(struct inf_context_params *p)
 	memset(p, 0, sizeof *p);
 }
 
-/* The shared part of a context: the logits and the sampler's copy. */
-static uint64_t shared_bytes(const struct inf_model *m)
+/* The shared part of a context: each sequence's logits and position, and
+ * the sampler's copy. */
+static uint64_t shared_bytes(const struct inf_model *m, uint32_t n_seq)
 {
-	return 2ull * m->n_vocab * sizeof(float);
+	return (n_seq + 1ull) * m->n_vocab * sizeof(float) + n_seq * sizeof(uint32_t);
 }
 
 const char *inf_kv_type_name(enum inf_kv_type type)
@@ -616,14 +617,21 @@ const char *inf_kv_type_name(enum inf_kv_type type)
 	return type == INF_KV_F32 ? "f32" : type == INF_KV_F16 ? "f16" : "?";
 }
 
-uint64_t inf_context_bytes(const struct inf_model *m, uint32_t n_ctx, enum inf_kv_type type)
+uint64_t inf_context_bytes_seq(const struct inf_model *m, uint32_t n_ctx, enum inf_kv_type type, uint32_t n_seq)
 {
 	if (m->vocab_only)
 		return 0;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	struct inf_context_params p = { .n_ctx = n_ctx, .n_threads = cpus > 0 ? (uint32_t)cpus : 1, .kv_type = type };
+	n_seq = n_seq ? n_seq : 1;
+	struct inf_context_params p = { .n_ctx = n_ctx, .n_threads = cpus > 0 ? (uint32_t)cpus : 1, .kv_type = type,
+					.n_seq = n_seq };
 	uint64_t kv;
-	return shared_bytes(m) + m->backend->context_bytes(m, &p, &kv);
+	return shared_bytes(m, n_seq) + m->backend->context_bytes(m, &p, &kv);
+}
+
+uint64_t inf_context_bytes(const struct inf_model *m, uint32_t n_ctx, enum inf_kv_type type)
+{
+	return inf_context_bytes_seq(m, n_ctx, type, 1);
 }
 
 static uint64_t mem_available(void)
@@ -664,13 +672,20 @@ int inf_context_create(struct inf_model *m, const struct inf_context_params *pin
 		return inf_fail(err, INF_EINVAL, "isa %d is not one of auto, portable, avx2, avx512", (int)p.isa);
 	if ((unsigned)p.kv_type > INF_KV_F32)
 		return inf_fail(err, INF_EINVAL, "kv_type %d is not one of f16, f32", (int)p.kv_type);
+	if (p.n_seq == 0)
+		p.n_seq = 1;
+	if (p.n_seq > INF_MAX_SEQ)
+		return inf_fail(err, INF_EINVAL, "n_seq %u is out of range [1, INF_MAX_SEQ %u]", p.n_seq, INF_MAX_SEQ);
 	uint64_t kv = 0;
-	uint64_t need = shared_bytes(m) + m->backend->context_bytes(m, &p, &kv);
+	uint64_t need = shared_bytes(m, p.n_seq) + m->backend->context_bytes(m, &p, &kv);
 	uint64_t avail = p.max_bytes ? p.max_bytes : mem_available();
+	char seqs[48] = "";
+	if (p.n_seq > 1)
+		snprintf(seqs, sizeof seqs, " x n_seq %u", p.n_seq);
 	if (avail && need > avail)
 		return inf_fail(err, INF_ECONTEXT,
-				"n_ctx %u needs %llu MiB (%s KV cache %llu MiB + scratch), above the %llu MiB %s",
-				p.n_ctx, (unsigned long long)(need >> 20), inf_kv_type_name(p.kv_type),
+				"n_ctx %u%s needs %llu MiB (%s KV cache %llu MiB + scratch), above the %llu MiB %s",
+				p.n_ctx, seqs, (unsigned long long)(need >> 20), inf_kv_type_name(p.kv_type),
 				(unsigned long long)(kv >> 20), (unsigned long long)(avail >> 20),
 				p.max_bytes ? "allowed (max_bytes)" : "available (MemAvailable)");
 	struct inf_context *c = calloc(1, sizeof *c);
@@ -678,9 +693,10 @@ int inf_context_create(struct inf_model *m, const struct inf_context_params *pin
 		return inf_fail(err, INF_ENOMEM, "out of memory");
 	c->m = m;
 	c->backend = m->backend;
-	c->logits = calloc(m->n_vocab, sizeof(float));
+	c->n_past = calloc(p.n_seq, sizeof *c->n_past);
+	c->logits = calloc((size_t)p.n_seq * m->n_vocab, sizeof(float));
 	c->work = calloc(m->n_vocab, sizeof(float));
-	if (!c->logits || !c->work) {
+	if (!c->n_past || !c->logits || !c->work) {
 		inf_context_free(c);
 		return inf_fail(err, INF_ENOMEM, "out of memory for a context of %u tokens", p.n_ctx);
 	}
@@ -701,6 +717,7 @@ void inf_context_free(struct inf_context *c)
 		return;
 	if (c->state)
 		c->backend->context_free(c->state);
+	free(c->n_past);
 	free(c->logits);
 	free(c->work);
 	free(c);

@@ -46,9 +46,6 @@ struct inf_model {
 	void *backend_state;                   /* owned by backend: its release */
 };
 
-/* Largest batch evaluated at once; longer prompts go in chunks of this. */
-#define INF_MAX_BATCH 256
-
 /* A context: what every backend shares. The KV cache and the scratch are
  * the backend's (state). */
 struct inf_context {
@@ -56,17 +53,20 @@ struct inf_context {
 	struct inf_context_params p;           /* resolved (the backend's own too) */
 	const struct inf_backend *backend;     /* = m->backend */
 	void *state;                           /* owned by backend: its context_free */
-	uint32_t n_past;                       /* positions in the cache */
-	float *logits;                         /* (n_vocab) the last position's */
+	uint32_t *n_past;                      /* (n_seq) positions in each sequence's cache */
+	float *logits;                         /* (n_seq, n_vocab) each sequence's last position's */
 	float *work;                           /* (n_vocab) logits the sampler may modify */
 	atomic_bool cancel;
 	struct inf_stats stats;
 };
 
-/* The forward pass over ids[0..n) at positions n_past.. (n <= INF_MAX_BATCH)
- * on the context's backend, after checking the ids; leaves the last
- * position's logits in ctx->logits. Does not move n_past. */
+/* The forward pass over sequence 0's ids[0..n) at positions n_past..
+ * (n <= INF_MAX_BATCH) on the context's backend, after checking the ids;
+ * leaves the last position's logits in sequence 0's. Does not move n_past. */
 int inf_forward(struct inf_context *ctx, const int32_t *ids, uint32_t n, char err[INF_ERR_MAX]);
+/* The same for the runs of a checked batch (backend.h, struct inf_run:
+ * seq, ids, n set; pos0 and logits are filled in here). */
+int inf_forward_runs(struct inf_context *ctx, struct inf_run *runs, uint32_t n_runs, char err[INF_ERR_MAX]);
 
 int inf_fail(char *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 double inf_now_ms(void);

@@ -32,12 +32,21 @@ static void release(struct inf_model *m, void *state)
 
 /* ---- contexts ---- */
 
+/* Logits rows of the output scratch: one per run (a batch's runs are at
+ * most n_seq and at most its tokens); none for one sequence, whose run
+ * writes straight into the shared part's logits. */
+static uint32_t out_rows(uint32_t n_seq)
+{
+	return n_seq < 2 ? 0 : n_seq < INF_MAX_BATCH ? n_seq : INF_MAX_BATCH;
+}
+
 /* Scratch floats of a context (the logits are the shared part's). */
-static uint64_t scratch_floats(const struct inf_model *m, uint32_t n_threads, uint32_t n_ctx)
+static uint64_t scratch_floats(const struct inf_model *m, uint32_t n_threads, uint32_t n_ctx, uint32_t n_seq)
 {
 	uint64_t qd = (uint64_t)m->n_head * m->head_dim, kvd = (uint64_t)m->n_head_kv * m->head_dim;
-	uint64_t per_tok = 2 * (uint64_t)m->dim + 2 * qd + 2 * kvd + 2 * (uint64_t)m->ffn_dim;
-	return per_tok * INF_MAX_BATCH + (uint64_t)n_threads * n_ctx + m->n_rot;
+	uint64_t per_tok = 2 * (uint64_t)m->dim + 2 * qd + 2 * kvd + 2 * (uint64_t)m->ffn_dim + 2;
+	return per_tok * INF_MAX_BATCH + (uint64_t)n_threads * n_ctx + m->n_rot +
+	       (uint64_t)out_rows(n_seq) * m->n_vocab;
 }
 
 static uint64_t act_bytes(const struct inf_model *m)
@@ -55,15 +64,16 @@ static size_t kv_elem_bytes(enum inf_kv_type type)
 	return type == INF_KV_F32 ? sizeof(float) : sizeof(uint16_t);
 }
 
-static uint64_t kv_bytes(const struct inf_model *m, uint32_t n_ctx, enum inf_kv_type type)
+static uint64_t kv_bytes(const struct inf_model *m, uint32_t n_ctx, enum inf_kv_type type, uint32_t n_seq)
 {
-	return 2ull * m->n_layer * n_ctx * m->n_head_kv * m->head_dim * kv_elem_bytes(type);
+	return 2ull * n_seq * m->n_layer * n_ctx * m->n_head_kv * m->head_dim * kv_elem_bytes(type);
 }
 
 static uint64_t context_bytes(const struct inf_model *m, const struct inf_context_params *p, uint64_t *kv)
 {
-	*kv = kv_bytes(m, p->n_ctx, p->kv_type);
-	return *kv + scratch_floats(m, p->n_threads, p->n_ctx) * 4 + act_bytes(m);
+	uint32_t n_seq = p->n_seq ? p->n_seq : 1;
+	*kv = kv_bytes(m, p->n_ctx, p->kv_type, n_seq);
+	return *kv + scratch_floats(m, p->n_threads, p->n_ctx, n_seq) * 4 + act_bytes(m);
 }
 
 static void context_free(void *state)
@@ -82,6 +92,9 @@ static void context_free(void *state)
 	free(c->vv);
 	free(c->hb);
 	free(c->hb2);
+	free(c->tok_seq);
+	free(c->tok_pos);
+	free(c->out);
 	free(c->scores);
 	free(c->act);
 	free(c->inv_freq);
@@ -100,9 +113,10 @@ static int context_create(const struct inf_model *m, struct inf_context_params *
 		return inf_fail(err, INF_ENOMEM, "out of memory");
 	c->m = m;
 	c->n_ctx = p->n_ctx;
+	c->n_seq = p->n_seq ? p->n_seq : 1;
 	c->k = k;
 	size_t kvd = (size_t)m->n_head_kv * m->head_dim, qd = (size_t)m->n_head * m->head_dim;
-	size_t kvn = (size_t)m->n_layer * p->n_ctx * kvd, B = INF_MAX_BATCH;
+	size_t kvn = (size_t)c->n_seq * m->n_layer * p->n_ctx * kvd, B = INF_MAX_BATCH;
 	c->kv_elem = kv_elem_bytes(p->kv_type);
 	c->k_cache = malloc(kvn * c->kv_elem);
 	c->v_cache = malloc(kvn * c->kv_elem);
@@ -114,13 +128,17 @@ static int context_create(const struct inf_model *m, struct inf_context_params *
 	c->vv = malloc(B * kvd * sizeof(float));
 	c->hb = malloc(B * m->ffn_dim * sizeof(float));
 	c->hb2 = malloc(B * m->ffn_dim * sizeof(float));
+	c->tok_seq = malloc(B * sizeof(uint32_t));
+	c->tok_pos = malloc(B * sizeof(uint32_t));
+	c->out = malloc((size_t)out_rows(c->n_seq) * m->n_vocab * sizeof(float) + 1);
 	c->scores = malloc((size_t)p->n_threads * p->n_ctx * sizeof(float));
 	c->act = aligned_alloc(64, (act_bytes(m) + 63) / 64 * 64);
 	c->inv_freq = malloc(m->n_rot / 2 * sizeof(float) + 1);
 	if (!c->k_cache || !c->v_cache || !c->x || !c->xb || !c->q || !c->att || !c->kk || !c->vv ||
-	    !c->hb || !c->hb2 || !c->scores || !c->act || !c->inv_freq) {
+	    !c->hb || !c->hb2 || !c->tok_seq || !c->tok_pos || !c->out || !c->scores || !c->act || !c->inv_freq) {
 		context_free(c);
-		return inf_fail(err, INF_ENOMEM, "out of memory for a context of %u tokens", p->n_ctx);
+		return inf_fail(err, INF_ENOMEM, "out of memory for a context of %u sequences of %u tokens",
+				p->n_seq ? p->n_seq : 1, p->n_ctx);
 	}
 	for (uint32_t i = 0; i < m->n_rot / 2; i++) {
 		double f = m->rope_scale * pow(m->rope_base, -2.0 * i / m->n_rot);

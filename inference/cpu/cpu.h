@@ -13,16 +13,20 @@
  * inf_context's. */
 struct inf_cpu_context {
 	const struct inf_model *m;             /* borrowed */
-	uint32_t n_ctx;                        /* positions the cache holds */
+	uint32_t n_ctx;                        /* positions each sequence's cache holds */
+	uint32_t n_seq;                        /* sequences */
 	const struct inf_kernels *k;
 	struct inf_pool *pool;
 	/* KV cache, elements of kv_type (uint16_t F16 or float), laid out
-	 * (n_layer, n_head_kv, n_ctx, head_dim) for keys and for values: a kv
-	 * head's positions are contiguous, streamed by the attention kernel. */
+	 * (n_seq, n_layer, n_head_kv, n_ctx, head_dim) for keys and for values:
+	 * each sequence's cache is its own block, and a kv head's positions
+	 * are contiguous, streamed by the attention kernel. */
 	void *k_cache, *v_cache;
 	size_t kv_elem;                        /* bytes per cache element */
 	/* scratch for a batch of up to INF_MAX_BATCH tokens */
 	float *x, *xb, *q, *kk, *vv, *att, *hb, *hb2;  /* (batch, width) */
+	uint32_t *tok_seq, *tok_pos;           /* (batch) each token's sequence and position */
+	float *out;                            /* (min(n_seq, batch), n_vocab) the runs' logits */
 	float *scores;                         /* (n_threads, n_ctx) */
 	void *act;                             /* quantized activations */
 	const float *act_src;                  /* what act holds, to reuse it */
@@ -31,8 +35,8 @@ struct inf_cpu_context {
 };
 
 /* The backend's forward operation (struct inf_backend.forward). */
-int inf_cpu_forward(void *state, const int32_t *ids, uint32_t n, uint32_t pos0, float *logits,
-		    const atomic_bool *cancel, char err[INF_ERR_MAX]);
+int inf_cpu_forward(void *state, const struct inf_run *runs, uint32_t n_runs, const atomic_bool *cancel,
+		    char err[INF_ERR_MAX]);
 
 /* Packs the model's Q8_0, Q4_0, Q4_K and Q6_K matrices (docs/inference.md,
  * "Packed weights") where this CPU has the packed kernels, unless no_pack;

@@ -5,6 +5,21 @@
  * the mmap once per batch and multiplied with every token's activations);
  * one token is the matrix-vector case of the same code. Activations are
  * quantized to 8 bits for quantized weights.
+ *
+ * A batch holds runs of several sequences (struct inf_run): every token
+ * goes through the matrices together, each with its own position, and
+ * attends to its own sequence's cache. Batch invariance (docs/inference.md,
+ * "Several sequences"): what a token computes never depends on the other
+ * tokens of the batch, its place in the batch or the thread count:
+ *  - a weight row is multiplied by the same kernel whatever the batch: the
+ *    row's path (packed 16-row group, F16 four-row tile, or one row) is
+ *    fixed by the row's index alone (chunks start at multiples of the
+ *    group), and each token's lane of the multi-token kernels (dot4_*,
+ *    mm16_*, mm4_f16) sums in exactly the order of the one-token kernel;
+ *  - norms, rope, activation quantization and SiLU work per token;
+ *  - every token's keys and values are stored in the cache before any
+ *    token attends, and attention reads them back from the cache, with one
+ *    kernel whose order depends only on the attended length.
  */
 #include <math.h>
 #include <string.h>
@@ -206,8 +221,13 @@ static void matmul_n(struct inf_cpu_context *c, uint32_t n_mats, const struct in
 			uint64_t rows = j.w[m]->ne[1];
 			size_t row_bytes = (size_t)inf_row_bytes(j.w[m]->type, cols);
 			j.rows_per_chunk[m] = mm_rows_per_chunk(row_bytes, n, rows, inf_pool_size(c->pool));
-			if (j.w[m]->packed)   /* chunks start at a packed group */
+			/* chunks start at a packed group or an F16 tile, so which
+			 * kernel a row gets does not depend on the chunking (which
+			 * depends on the batch and the threads): batch invariance */
+			if (j.w[m]->packed)
 				j.rows_per_chunk[m] = (j.rows_per_chunk[m] + 15) / 16 * 16;
+			else if (j.w[m]->type == INF_TYPE_F16 && c->k->mm4_f16)
+				j.rows_per_chunk[m] = (j.rows_per_chunk[m] + 3) / 4 * 4;
 			j.first_chunk[m + 1] = j.first_chunk[m] +
 					       (uint32_t)((rows + j.rows_per_chunk[m] - 1) / j.rows_per_chunk[m]);
 		}
@@ -253,37 +273,46 @@ static void rope(const struct inf_cpu_context *c, float *v, uint32_t n_heads, ui
 	}
 }
 
+/* Element offset of kv head h of layer l of sequence seq in either cache:
+ * (n_seq, n_layer, n_head_kv, n_ctx, head_dim). */
+static size_t kv_head(const struct inf_cpu_context *c, uint32_t seq, uint32_t l, uint32_t h)
+{
+	const struct inf_model *m = c->m;
+	return (((size_t)seq * m->n_layer + l) * m->n_head_kv + h) * c->n_ctx * m->head_dim;
+}
+
 struct att_job {
 	struct inf_cpu_context *c;
-	uint32_t layer, n, pos0;
+	uint32_t layer;
 };
 
-/* Causal attention for one (token, head) of the batch: chunk w. */
+/* Causal attention for one (token, head) of the batch: chunk w. The token
+ * reads its own sequence's cache, positions [0, its position]. */
 static void att_chunk(void *arg, uint32_t w, uint32_t worker)
 {
 	const struct att_job *j = arg;
 	struct inf_cpu_context *c = j->c;
 	const struct inf_model *m = c->m;
-	uint32_t hd = m->head_dim, kvd = m->n_head_kv * hd, qd = m->n_head * hd, n_ctx = c->n_ctx;
+	uint32_t hd = m->head_dim, qd = m->n_head * hd;
 	uint32_t group = m->n_head / m->n_head_kv;
-	float *sc = c->scores + (size_t)worker * n_ctx;
-	size_t layer = (size_t)j->layer * n_ctx * kvd;
+	float *sc = c->scores + (size_t)worker * c->n_ctx;
 	float scale = 1.0f / sqrtf((float)hd);
 	uint32_t t = w / m->n_head, h = w % m->n_head, kh = h / group;
-	uint32_t len = j->pos0 + t + 1;
-	/* a kv head's positions are contiguous: (layer, kv head, n_ctx, head_dim) */
-	size_t head = (layer + (size_t)kh * n_ctx * hd) * c->kv_elem;
+	uint32_t len = c->tok_pos[t] + 1;
+	size_t head = kv_head(c, c->tok_seq[t], j->layer, kh) * c->kv_elem;
 	c->k->attn_head(c->q + (size_t)t * qd + (size_t)h * hd, (const uint8_t *)c->k_cache + head,
 			(const uint8_t *)c->v_cache + head, c->kv_elem == sizeof(uint16_t), hd, len, hd, scale, sc,
 			c->att + (size_t)t * qd + (size_t)h * hd);
 }
 
-/* Stores the keys and values of position pos of layer l in the cache. */
-static void kv_store(struct inf_cpu_context *c, uint32_t l, uint32_t pos, const float *k, const float *v)
+/* Stores the keys and values of position pos of layer l of sequence seq in
+ * the cache. */
+static void kv_store(struct inf_cpu_context *c, uint32_t seq, uint32_t l, uint32_t pos, const float *k,
+		     const float *v)
 {
-	uint32_t hd = c->m->head_dim, n_ctx = c->n_ctx;
+	uint32_t hd = c->m->head_dim;
 	for (uint32_t h = 0; h < c->m->n_head_kv; h++) {
-		size_t at = (((size_t)l * c->m->n_head_kv + h) * n_ctx + pos) * hd;
+		size_t at = kv_head(c, seq, l, h) + (size_t)pos * hd;
 		const float *kh = k + (size_t)h * hd, *vh = v + (size_t)h * hd;
 		if (c->kv_elem == sizeof(float)) {
 			memcpy((float *)c->k_cache + at, kh, hd * sizeof *kh);
@@ -295,16 +324,23 @@ static void kv_store(struct inf_cpu_context *c, uint32_t l, uint32_t pos, const 
 	}
 }
 
-int inf_cpu_forward(void *state, const int32_t *ids, uint32_t n, uint32_t pos0, float *logits,
-		    const atomic_bool *cancel, char err[INF_ERR_MAX])
+int inf_cpu_forward(void *state, const struct inf_run *runs, uint32_t n_runs, const atomic_bool *cancel,
+		    char err[INF_ERR_MAX])
 {
 	struct inf_cpu_context *c = state;
 	const struct inf_model *m = c->m;
 	uint32_t dim = m->dim, qd = m->n_head * m->head_dim, kvd = m->n_head_kv * m->head_dim;
 	size_t erow = (size_t)inf_row_bytes(m->tok_embd->type, dim);
-	for (uint32_t t = 0; t < n; t++)   /* the ids are below n_vocab (the core checked) */
-		inf_dequantize(m->tok_embd->type, (const uint8_t *)m->tok_embd->data + (size_t)ids[t] * erow,
-			       c->x + (size_t)t * dim, dim);
+	/* the batch's tokens, run after run (the core checked: ids below
+	 * n_vocab, n tokens in all at most INF_MAX_BATCH, each seq once) */
+	uint32_t n = 0;
+	for (uint32_t r = 0; r < n_runs; r++)
+		for (uint32_t i = 0; i < runs[r].n; i++, n++) {
+			c->tok_seq[n] = runs[r].seq;
+			c->tok_pos[n] = runs[r].pos0 + i;
+			inf_dequantize(m->tok_embd->type, (const uint8_t *)m->tok_embd->data + (size_t)runs[r].ids[i] * erow,
+				       c->x + (size_t)n * dim, dim);
+		}
 	c->act_src = NULL;
 	for (uint32_t l = 0; l < m->n_layer; l++) {
 		if (atomic_load_explicit(cancel, memory_order_relaxed))
@@ -317,12 +353,14 @@ int inf_cpu_forward(void *state, const int32_t *ids, uint32_t n, uint32_t pos0, 
 		float *qkv_out[3] = { c->q, c->kk, c->vv };
 		const float *qkv_bias[3] = { L->bq, L->bk, L->bv };
 		matmul_n(c, 3, qkv, c->xb, n, qkv_out, qkv_bias);
+		/* every key and value into the cache first; attention then reads
+		 * this batch's positions from there like the earlier ones */
 		for (uint32_t t = 0; t < n; t++) {
-			rope(c, c->q + (size_t)t * qd, m->n_head, pos0 + t);
-			rope(c, c->kk + (size_t)t * kvd, m->n_head_kv, pos0 + t);
-			kv_store(c, l, pos0 + t, c->kk + (size_t)t * kvd, c->vv + (size_t)t * kvd);
+			rope(c, c->q + (size_t)t * qd, m->n_head, c->tok_pos[t]);
+			rope(c, c->kk + (size_t)t * kvd, m->n_head_kv, c->tok_pos[t]);
+			kv_store(c, c->tok_seq[t], l, c->tok_pos[t], c->kk + (size_t)t * kvd, c->vv + (size_t)t * kvd);
 		}
-		struct att_job aj = { c, l, n, pos0 };
+		struct att_job aj = { c, l };
 		inf_pool_run_chunks(c->pool, att_chunk, &aj, n * m->n_head);
 		matmul(c, L->wo, c->att, n, c->xb, NULL);
 		for (size_t i = 0; i < (size_t)n * dim; i++)
@@ -341,10 +379,19 @@ int inf_cpu_forward(void *state, const int32_t *ids, uint32_t n, uint32_t pos0, 
 		for (size_t i = 0; i < (size_t)n * dim; i++)
 			c->x[i] += c->xb[i];
 	}
-	/* logits of the last position only */
-	rmsnorm(c->xb, c->x + (size_t)(n - 1) * dim, m->output_norm, dim, m->rms_eps);
+	/* logits of each run's last position only: row r of xb is run r's */
+	for (uint32_t r = 0, t = 0; r < n_runs; r++) {
+		t += runs[r].n;
+		rmsnorm(c->xb + (size_t)r * dim, c->x + (size_t)(t - 1) * dim, m->output_norm, dim, m->rms_eps);
+	}
 	c->act_src = NULL;
-	matmul(c, m->output, c->xb, 1, logits, NULL);
+	if (n_runs == 1) {
+		matmul(c, m->output, c->xb, 1, runs[0].logits, NULL);
+	} else {
+		matmul(c, m->output, c->xb, n_runs, c->out, NULL);
+		for (uint32_t r = 0; r < n_runs; r++)
+			memcpy(runs[r].logits, c->out + (size_t)r * m->n_vocab, m->n_vocab * sizeof(float));
+	}
 	c->act_src = NULL;
 	return 0;
 }
