@@ -5,8 +5,8 @@
  *    mm16_*, mm4_f16) equals the one-token kernel, on every ISA this CPU has;
  *  - on random-weight models in F32, F16, Q8_0, Q4_0, Q4_K and Q6_K, every
  *    ISA, 1 and 2 threads: greedy sequences run alone (prompt in one batch,
- *    then one token at a time) and together with 1..8 other sequences at
- *    other positions, their prompts cut into random chunks or fed token by
+ *    then one token at a time) and together in batches with 1..8 other
+ *    sequences at other positions (every batch size is seen), their prompts cut into random chunks or fed token by
  *    token, then partly re-evaluated after inf_seq_truncate: the same logits
  *    at every step; and alone with 1 thread = alone with 2;
  *  - the batch's errors, each naming what was wrong, with nothing evaluated.
@@ -258,6 +258,7 @@ struct slot {
 };
 
 static uint64_t n_compared;
+static uint32_t batch_sizes[MAX_SEQ + 1];   /* batches seen per number of sequences in them */
 
 /* Feeds the slots' tokens in batches until each has fed up to its end:
  * prompts in random chunks (or one token at a time), one token per batch
@@ -296,6 +297,7 @@ static void feed(struct inf_context *c, struct slot *sl, uint32_t n_slots, bool 
 		}
 		int rc = inf_evaluate_batch(c, b, nb, err);
 		CHECK_EQ(rc, 0);
+		batch_sizes[nb]++;
 		if (rc) {
 			fprintf(stderr, "%s: %s\n", what, err);
 			return;
@@ -365,6 +367,7 @@ static void one_model(uint32_t type)
 	uint32_t nv = n_vocab_of(m);
 	struct trace tr[2][MAX_SEQ] = { 0 };   /* [threads - 1][sequence] */
 	n_compared = 0;
+	memset(batch_sizes, 0, sizeof batch_sizes);
 	for (int isa = INF_ISA_PORTABLE; isa <= INF_ISA_AVX512; isa++) {
 		if (!inf_isa_supported((enum inf_isa)isa))
 			continue;
@@ -385,16 +388,25 @@ static void one_model(uint32_t type)
 					CHECK(!memcmp(tr[0][q].ids, tr[1][q].ids, sizeof tr[0][q].ids));
 					CHECK(same(tr[1][q].logits, tr[0][q].logits, (GEN + 1) * (size_t)nv, what, q));
 				}
-			for (uint32_t others = 1; others < MAX_SEQ; others++)
-				run_together(m, (enum inf_isa)isa, th, tr[th - 1], others, false, what);
+			/* (the runs of 3 and 8 others also make batches of every
+			 * size below theirs: sequences join late, sit batches out
+			 * and finish; checked below) */
+			static const uint32_t others[] = { 1, 3, MAX_SEQ - 1 };
+			for (size_t o = 0; o < sizeof others / sizeof others[0]; o++)
+				run_together(m, (enum inf_isa)isa, th, tr[th - 1], others[o], false, what);
 			run_together(m, (enum inf_isa)isa, th, tr[th - 1], MAX_SEQ - 1, true, what);
 		}
 		for (uint32_t th = 0; th < 2; th++)
 			for (uint32_t q = 0; q < MAX_SEQ; q++)
 				free(tr[th][q].logits);
 	}
-	printf("     %s: %llu logit vectors in batches bit-identical to the sequence alone\n", inf_type_name(type),
-	       (unsigned long long)n_compared);
+	printf("     %s: %llu logit vectors in batches bit-identical to the sequence alone; batches of 1..%d "
+	       "sequences:", inf_type_name(type), (unsigned long long)n_compared, MAX_SEQ);
+	for (uint32_t i = 1; i <= MAX_SEQ; i++) {
+		printf(" %u", batch_sizes[i]);
+		CHECK(batch_sizes[i] > 0);   /* with 0..8 others, each seen */
+	}
+	printf("\n");
 	inf_model_free(m);
 	free(buf);
 }
