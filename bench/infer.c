@@ -11,6 +11,9 @@
  * per token. It never fails on a slow number.
  *   bench_infer CACHE_DIR [THREADS] [PROMPT_TOKENS] [GEN_TOKENS] [MODEL...]
  * MODEL (e.g. 271M-Q8_0) runs only the models named.
+ * BENCH_BATCH=1: after each model's line, several sequences decoding
+ * together (inf_evaluate_batch, one token of each per batch): aggregate
+ * generation tok/s for 1, 2, 4 and 8 sequences and the ratio to 1.
  */
 #include <immintrin.h>
 #include <stddef.h>
@@ -179,6 +182,42 @@ struct result {
 	double gen_pct, gen0_pct, ll_gen_pct, prompt_x, gen0_x, gen_x;
 };
 
+/* Sequences decoding together: each of n_seq sequences gets the prompt
+ * (one batch per sequence), then n_gen batches of one token of each are
+ * timed. Aggregate generation tok/s, the best of two. */
+static double batch_gen(struct inf_context *c, uint32_t n_seq, const int32_t *prompt, uint32_t n_prompt,
+			uint32_t n_gen, uint32_t n_vocab)
+{
+	char err[INF_ERR_MAX];
+	double best = 0;
+	for (int rep = 0; rep < 2; rep++) {
+		for (uint32_t s = 0; s < n_seq; s++) {
+			struct inf_batch_seq b = { s, prompt, n_prompt };
+			inf_seq_truncate(c, s, 0, err);
+			if (inf_evaluate_batch(c, &b, 1, err)) {
+				fprintf(stderr, "%s\n", err);
+				return 0;
+			}
+		}
+		int32_t ids[INF_MAX_SEQ];
+		struct inf_batch_seq b[INF_MAX_SEQ];
+		double t0 = now_s();
+		for (uint32_t t = 0; t < n_gen; t++) {
+			for (uint32_t s = 0; s < n_seq; s++) {
+				ids[s] = (int32_t)((t * 31 + s * 977) % n_vocab);
+				b[s] = (struct inf_batch_seq){ s, &ids[s], 1 };
+			}
+			if (inf_evaluate_batch(c, b, n_seq, err)) {
+				fprintf(stderr, "%s\n", err);
+				return 0;
+			}
+		}
+		double tps = (double)n_seq * n_gen / (now_s() - t0);
+		best = tps > best ? tps : best;
+	}
+	return best;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -197,6 +236,38 @@ static void stat_of(const struct result *r, int n, size_t off, double *med, doub
 	*hi = v[n - 1];
 }
 
+/* BENCH_BATCH: 1, 2, 4 and 8 sequences decoding together after the
+ * prompt, aggregate tok/s and the ratio to one sequence in the same
+ * context (same code path, one entry per batch). */
+static void print_batch(struct inf_model *m, const struct inf_context_params *base, uint32_t n_vocab,
+			uint32_t n_prompt, uint32_t n_gen)
+{
+	static const uint32_t counts[] = { 1, 2, 4, 8 };
+	struct inf_context_params p = *base;
+	p.n_seq = 8;
+	struct inf_context *c;
+	char err[INF_ERR_MAX];
+	if (inf_context_create(m, &p, &c, err)) {
+		fprintf(stderr, "batch: %s\n", err);
+		return;
+	}
+	int32_t *ids = malloc(n_prompt * sizeof *ids);
+	for (uint32_t t = 0; t < n_prompt; t++)
+		ids[t] = (int32_t)((t * 7919) % n_vocab);
+	double one = 0;
+	printf("%-11s", "  together:");
+	for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+		double tps = batch_gen(c, counts[i], ids, n_prompt, n_gen, n_vocab);
+		if (counts[i] == 1)
+			one = tps;
+		printf("  %u seq %.1f tok/s (x%.2f)", counts[i], tps, one ? tps / one : 0);
+		fflush(stdout);
+	}
+	printf("\n");
+	free(ids);
+	inf_context_free(c);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -213,6 +284,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_infer: BENCH_KV must be f16 or f32, not %s\n", kv_name);
 		return 2;
 	}
+	bool batch = getenv("BENCH_BATCH") && strcmp(getenv("BENCH_BATCH"), "0");
 	const char *llama = getenv("LLAMA_BENCH");
 	if (llama && !*llama)
 		llama = NULL;
@@ -327,7 +399,6 @@ int main(int argc, char **argv)
 			}
 			free(ids);
 			inf_context_free(c);
-			inf_model_free(m);
 			struct result *r = &res[i][run];
 			r->prompt = best_prompt;
 			r->gen = best_gen;
@@ -352,6 +423,9 @@ int main(int argc, char **argv)
 			}
 			printf("\n");
 			fflush(stdout);
+			if (batch)
+				print_batch(m, &p, info.n_vocab, n_prompt, n_gen);
+			inf_model_free(m);
 		}
 	}
 	if (runs < 2)
