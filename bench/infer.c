@@ -264,6 +264,7 @@ static void print_batch(struct inf_model *m, const struct inf_context_params *ba
 		fflush(stdout);
 	}
 	printf("\n");
+	fflush(stdout);
 	free(ids);
 	inf_context_free(c);
 }
