@@ -350,10 +350,10 @@ static void run_together(struct inf_model *m, enum inf_isa isa, uint32_t threads
 	inf_context_free(c);
 }
 
-static void one_model(uint32_t type)
+static void one_spec(const struct inf_test_model_spec *sp, const char *name)
 {
-	struct inf_test_model_spec s;
-	spec_for(&s, type);
+	struct inf_test_model_spec s = *sp;
+	uint32_t type = s.wtype;
 	size_t len;
 	uint8_t *buf = build(&s, &len);
 	struct inf_model *m = NULL;
@@ -401,7 +401,7 @@ static void one_model(uint32_t type)
 				free(tr[th][q].logits);
 	}
 	printf("     %s: %llu logit vectors in batches bit-identical to the sequence alone; batches of 1..%d "
-	       "sequences:", inf_type_name(type), (unsigned long long)n_compared, MAX_SEQ);
+	       "sequences:", name, (unsigned long long)n_compared, MAX_SEQ);
 	for (uint32_t i = 1; i <= MAX_SEQ; i++) {
 		printf(" %u", batch_sizes[i]);
 		CHECK(batch_sizes[i] > 0);   /* with 0..8 others, each seen */
@@ -411,12 +411,33 @@ static void one_model(uint32_t type)
 	free(buf);
 }
 
+static void one_model(uint32_t type)
+{
+	struct inf_test_model_spec s;
+	spec_for(&s, type);
+	one_spec(&s, inf_type_name(type));
+}
+
 static void f32_sequences_are_batch_invariant(void) { one_model(INF_TYPE_F32); }
 static void f16_sequences_are_batch_invariant(void) { one_model(INF_TYPE_F16); }
 static void q8_0_sequences_are_batch_invariant(void) { one_model(INF_TYPE_Q8_0); }
 static void q4_0_sequences_are_batch_invariant(void) { one_model(INF_TYPE_Q4_0); }
 static void q4_k_sequences_are_batch_invariant(void) { one_model(INF_TYPE_Q4_K); }
 static void q6_k_sequences_are_batch_invariant(void) { one_model(INF_TYPE_Q6_K); }
+
+/* qwen2 (biases, NeoX rope) in Q4_K_M's layout: Q4_K, attn_v and ffn_down
+ * in Q6_K, the output tied to a Q6_K embedding; GQA 4:1 */
+static void qwen2_q4_k_m_layout_sequences_are_batch_invariant(void)
+{
+	struct inf_test_model_spec s;
+	spec_for(&s, INF_TYPE_Q4_K);
+	s.arch = "qwen2";
+	s.v_down_type = INF_TYPE_Q6_K;
+	s.embd_type = INF_TYPE_Q6_K;
+	s.tied = true;
+	s.n_head_kv = 1;
+	one_spec(&s, "qwen2 Q4_K_M layout");
+}
 
 /* ---- errors ---- */
 
@@ -549,6 +570,7 @@ int main(void)
 	RUN(q4_0_sequences_are_batch_invariant);
 	RUN(q4_k_sequences_are_batch_invariant);
 	RUN(q6_k_sequences_are_batch_invariant);
+	RUN(qwen2_q4_k_m_layout_sequences_are_batch_invariant);
 	RUN(batch_errors_name_the_sequence_and_evaluate_nothing);
 	return check_summary();
 }
