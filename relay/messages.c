@@ -11,6 +11,9 @@ extern const struct relay_msg relay_msg_pty_open, relay_msg_pty_attach, relay_ms
 	relay_msg_pty_list;                                                          /* pty/ */
 extern const struct relay_msg relay_msg_hook_call, relay_msg_hooks_subscribe,
 	relay_msg_hooks_unsubscribe, relay_msg_hooks_respond, relay_msg_hooks_history;  /* hooks/ */
+extern const struct relay_msg relay_msg_infer_models, relay_msg_infer_load, relay_msg_infer_unload,
+	relay_msg_infer_generate, relay_msg_infer_chat, relay_msg_infer_cancel,
+	relay_msg_infer_credit;                                                      /* infer/ */
 
 const struct relay_msg *const relay_messages[] = {
 	&relay_msg_hello,
@@ -28,5 +31,12 @@ const struct relay_msg *const relay_messages[] = {
 	&relay_msg_hooks_unsubscribe,
 	&relay_msg_hooks_respond,
 	&relay_msg_hooks_history,
+	&relay_msg_infer_models,
+	&relay_msg_infer_load,
+	&relay_msg_infer_unload,
+	&relay_msg_infer_generate,
+	&relay_msg_infer_chat,
+	&relay_msg_infer_cancel,
+	&relay_msg_infer_credit,
 	NULL,
 };

@@ -9,6 +9,7 @@
 
 #include "relay.h"
 #include "hooks/hooks.h"
+#include "infer/infer.h"
 #include "pty/pty.h"
 #include "wsl.h"
 
@@ -25,6 +26,7 @@ struct daemon {
 	struct relay_module *modules[RELAY_MAX_MODULES];   /* handed to the server */
 	size_t n_modules;
 	char status[160];             /* the last STATUS= sent */
+	char models_dir[RELAY_PATH_MAX];
 	int exit_code;
 };
 
@@ -94,9 +96,30 @@ static int make_modules(struct daemon *d, const struct relay_config *cfg, char e
 		.default_credit = cfg->default_credit,
 		.close_grace_ms = cfg->close_grace_ms,
 	};
+	const char *model_paths[RELAY_MAX_MODEL_PATHS];
+	for (int i = 0; i < cfg->n_models; i++)
+		model_paths[i] = cfg->models[i];
+	struct relay_infer_limits infer = {
+		.models_dir = d->models_dir,
+		.model_paths = model_paths,
+		.n_model_paths = (size_t)cfg->n_models,
+		.parallel = cfg->infer_parallel,
+		.queue = cfg->infer_queue,
+		.max_loaded = cfg->infer_max_loaded,
+		.keep_alive_s = cfg->keep_alive_s,
+		.ctx = cfg->infer_ctx,
+		.threads = cfg->infer_threads,
+		.max_memory_mb = cfg->infer_max_memory_mb,
+	};
+	if (relay_models_dir(cfg, d->models_dir, sizeof d->models_dir)) {
+		snprintf(err, RELAY_ERR_MAX, "no models directory: set models_dir (or HOME)");
+		return -EINVAL;
+	}
 	int rc = relay_pty_new(&d->loop, &pty, on_change, d, &d->modules[d->n_modules++]);
 	if (!rc)
 		rc = relay_hooks_new(&d->loop, &d->modules[d->n_modules++]);
+	if (!rc)
+		rc = relay_infer_new(&d->loop, &infer, on_change, d, &d->modules[d->n_modules++]);
 	if (rc) {
 		d->n_modules--;
 		snprintf(err, RELAY_ERR_MAX, "out of memory");

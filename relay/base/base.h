@@ -65,6 +65,7 @@ struct relay_config {
 	long keep_alive_s;             /* an idle model is unloaded after this; -1 = never */
 	long infer_ctx;                /* context per slot; 0 = trained, capped at 4096 */
 	long infer_threads;            /* 0 = online CPUs */
+	long infer_max_memory_mb;      /* loaded models in all; 0 = MemAvailable only */
 };
 
 /* The models directory: models_dir, or $XDG_DATA_HOME/tether/models
@@ -201,8 +202,8 @@ int relay_sibling_exe(const char *name, char *buf, size_t len);
 
 /* UTF-8 as RFC 3629 defines it (no overlongs, surrogates, or > U+10FFFF). */
 bool relay_utf8_valid(const uint8_t *s, size_t len);
-/* Copies s[0..len) to out as valid UTF-8, each byte that starts no valid
- * character becoming U+FFFD; a character cut at the end is left for the next
+/* Copies s[0..len) to out as valid UTF-8 without NUL (for a C string), each
+ * NUL and each byte that starts no valid character becoming U+FFFD; a character cut at the end is left for the next
  * call (unless final: then it too becomes U+FFFD). Returns the bytes of s
  * consumed, *out_len those written; out has room for 3 * len bytes. */
 size_t relay_utf8_whole(const char *s, size_t len, bool final, char *out, size_t *out_len);

@@ -77,6 +77,8 @@ static const struct setting settings[] = {
 	  "context (tokens) of each slot when a load does not say (0: trained, at most 4096)" },
 	{ "infer_threads", "--infer-threads", SET_INT, OFF(infer_threads), 0, 0, 256,
 	  "threads of a loaded model's forward pass (0: online CPUs)" },
+	{ "infer_max_memory_mb", "--infer-max-memory", SET_INT, OFF(infer_max_memory_mb), 0, 0,
+	  1L << 30, "MiB all loaded models may take together (0: what MemAvailable allows)" },
 };
 #define N_SETTINGS (sizeof settings / sizeof settings[0])
 

@@ -42,7 +42,7 @@ size_t relay_utf8_whole(const char *s, size_t len, bool final, char *out, size_t
 	const uint8_t *u = (const uint8_t *)s;
 	size_t i = 0, o = 0;
 	while (i < len) {
-		int n = char_len(u + i, len - i);
+		int n = u[i] ? char_len(u + i, len - i) : 0;   /* NUL: not in a C string */
 		if (n < 0 && !final)
 			break;   /* may complete with the next bytes */
 		if (n <= 0) {
