@@ -185,6 +185,10 @@ static void push_delta(struct infer_engine *e, struct infer_stream *st, const ch
 	}
 	uv_mutex_unlock(&e->mu);
 	push(e, st, ev, false);
+	uv_mutex_lock(&e->mu);
+	if (!st->ended && !can_emit(st))
+		st->state = "paused";
+	uv_mutex_unlock(&e->mu);
 }
 
 static cJSON *settings_json(const struct infer_engine *e, const struct infer_stream *st)
@@ -704,6 +708,8 @@ void infer_engine_grant(struct infer_engine *e, struct infer_stream *st, long cr
 {
 	uv_mutex_lock(&e->mu);
 	st->credit = st->credit + credit > INFER_MAX_CREDIT ? INFER_MAX_CREDIT : st->credit + credit;
+	if (!st->ended && st->slot >= 0 && !strcmp(st->state, "paused") && can_emit(st))
+		st->state = "generating";
 	uv_cond_signal(&e->cond);
 	uv_mutex_unlock(&e->mu);
 }
@@ -731,8 +737,11 @@ char *infer_engine_pop(struct infer_engine *e, struct infer_stream *st, size_t *
 		st->ring_n--;
 	}
 	*last = st->ended && !st->ring_n;
-	if (ev && was_paused && can_emit(st))
+	if (ev && was_paused && can_emit(st)) {
+		if (!st->ended && st->slot >= 0)
+			st->state = "generating";
 		uv_cond_signal(&e->cond);
+	}
 	uv_mutex_unlock(&e->mu);
 	return ev;
 }

@@ -256,15 +256,11 @@ static void scan_done(uv_work_t *w, int status)
 	infer_list_answer(inf);
 }
 
-void infer_scan_start(struct relay_infer *inf)
+static struct infer_scan *make_scan(struct relay_infer *inf)
 {
-	if (inf->scan) {
-		inf->rescan = true;
-		return;
-	}
 	struct infer_scan *sc = calloc(1, sizeof *sc);
 	if (!sc)
-		return infer_list_answer(inf);
+		return NULL;
 	sc->inf = inf;
 	snprintf(sc->dir, sizeof sc->dir, "%s", inf->models_dir);
 	sc->paths = inf->model_paths;   /* fixed for the module's life */
@@ -281,6 +277,18 @@ void infer_scan_start(struct relay_infer *inf)
 		tail = &k->next;
 	}
 	sc->work.data = sc;
+	return sc;
+}
+
+void infer_scan_start(struct relay_infer *inf)
+{
+	if (inf->scan) {
+		inf->rescan = true;
+		return;
+	}
+	struct infer_scan *sc = make_scan(inf);
+	if (!sc)
+		return infer_list_answer(inf);
 	inf->scan = sc;
 	if (uv_queue_work(inf->loop, &sc->work, scan_work, scan_done)) {
 		inf->scan = NULL;
@@ -754,7 +762,14 @@ static int infer_start(struct relay_module *mod, char err[RELAY_ERR_MAX])
 {
 	struct relay_infer *inf = relay_container_of(mod, struct relay_infer, module);
 	(void)err;
-	infer_scan_start(inf);
+	/* The first scan before the first request, so that a model named right
+	 * after start is found: the files' headers only (no weights are read). */
+	struct infer_scan *sc = make_scan(inf);
+	if (sc) {
+		inf->scan = sc;
+		scan_work(&sc->work);
+		scan_done(&sc->work, 0);
+	}
 	return 0;
 }
 

@@ -724,17 +724,17 @@ const struct relay_msg relay_msg_infer_cancel = { "infer.cancel", "infer", strea
 static void msg_credit(struct relay_module *mod, struct relay_conn *c, const cJSON *req,
 		       const cJSON *id)
 {
-	struct infer_stream *st = stream_field(c, req, id, "infer.credit");
 	double deltas = 0;
 	(void)mod;
-	if (!st)
-		return;
 	if (!cJSON_GetObjectItemCaseSensitive(req, "deltas")) {
 		relay_proto_error(c, id, "missing_field", "deltas", "infer.credit",
 				  "\"infer.credit\" needs \"deltas\"");
 		return;
 	}
 	if (!relay_proto_int_field(c, req, id, "infer.credit", "deltas", 1, INFER_MAX_CREDIT, &deltas))
+		return;
+	struct infer_stream *st = stream_field(c, req, id, "infer.credit");
+	if (!st)
 		return;
 	if (st->submitted)
 		infer_engine_grant(st->model->engine, st, (long)deltas);
