@@ -714,15 +714,32 @@ void infer_engine_grant(struct infer_engine *e, struct infer_stream *st, long cr
 	uv_mutex_unlock(&e->mu);
 }
 
-struct infer_stream *infer_engine_dirty(struct infer_engine *e)
+struct infer_stream *infer_engine_next_dirty(struct infer_engine *e)
 {
 	uv_mutex_lock(&e->mu);
-	struct infer_stream *list = e->dirty;
-	e->dirty = NULL;
-	for (struct infer_stream *st = list; st; st = st->next_dirty)
+	struct infer_stream *st = e->dirty;
+	if (st) {
+		e->dirty = st->next_dirty;
+		st->next_dirty = NULL;
 		st->dirty = false;
+	}
 	uv_mutex_unlock(&e->mu);
-	return list;
+	return st;
+}
+
+/* Takes st off the dirty list (its done event was popped: the loop frees it
+ * next, and the thread never pushes to it again). Under mu. */
+static void undirty(struct infer_engine *e, struct infer_stream *st)
+{
+	if (!st->dirty)
+		return;
+	for (struct infer_stream **pp = &e->dirty; *pp; pp = &(*pp)->next_dirty)
+		if (*pp == st) {
+			*pp = st->next_dirty;
+			break;
+		}
+	st->dirty = false;
+	st->next_dirty = NULL;
 }
 
 char *infer_engine_pop(struct infer_engine *e, struct infer_stream *st, size_t *len, bool *last)
@@ -737,6 +754,8 @@ char *infer_engine_pop(struct infer_engine *e, struct infer_stream *st, size_t *
 		st->ring_n--;
 	}
 	*last = st->ended && !st->ring_n;
+	if (*last)
+		undirty(e, st);
 	if (ev && was_paused && can_emit(st)) {
 		if (!st->ended && st->slot >= 0)
 			st->state = "generating";

@@ -111,10 +111,12 @@ uint64_t infer_engine_context_bytes(const struct inf_model *model, const struct 
 int infer_engine_submit(struct infer_engine *e, struct infer_stream *st);
 void infer_engine_cancel(struct infer_engine *e, struct infer_stream *st);
 void infer_engine_grant(struct infer_engine *e, struct infer_stream *st, long credit);
-/* The streams with new events since the last call (a list by next_dirty). */
-struct infer_stream *infer_engine_dirty(struct infer_engine *e);
-/* The oldest event of st, or NULL; *last: it is the done event. The loop
- * frees it. */
+/* A stream with new events since it was last taken (off the list, which
+ * the thread may add it to again meanwhile), or NULL: one at a time, so the
+ * thread never relinks a list the loop is walking. */
+struct infer_stream *infer_engine_next_dirty(struct infer_engine *e);
+/* The oldest event of st, or NULL; *last: it is the done event (st is then
+ * off the dirty list, for the loop to free). The loop frees the event. */
 char *infer_engine_pop(struct infer_engine *e, struct infer_stream *st, size_t *len, bool *last);
 /* True while the engine still holds st (it has not ended it). */
 bool infer_engine_holds(struct infer_engine *e, const struct infer_stream *st);

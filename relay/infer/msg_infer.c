@@ -208,10 +208,8 @@ void infer_pump(void *arg)
 {
 	struct infer_model *m = arg;
 	struct infer_engine *e = m->engine;
-	for (struct infer_stream *st = infer_engine_dirty(e), *next; st; st = next) {
-		next = st->next_dirty;
+	for (struct infer_stream *st; (st = infer_engine_next_dirty(e));)
 		pump_stream(e, st);
-	}
 	if (m->state == MODEL_UNLOADING && infer_engine_stopped(e))
 		infer_engine_gone(m);
 }
