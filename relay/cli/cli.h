@@ -53,6 +53,14 @@ int relay_client_write_all(int fd, const void *buf, size_t len);
  * (its reply or error), skipping events; timeout_ms < 0 waits forever. NULL
  * with why filled on failure. The caller frees the result. */
 cJSON *relay_client_request(int fd, const char *json, int timeout_ms, char *why, size_t why_len);
+/* Sends one text message; 0 or -errno. */
+int relay_client_send(int fd, const char *json);
+/* The next message of any kind (a reply, an error or an event), waiting up
+ * to timeout_ms (< 0: forever). NULL with *rc: -EINTR when wake_fd (>= 0)
+ * became readable or a signal interrupted the wait, -ETIMEDOUT, -EPIPE
+ * (tetherd closed the connection), -EPROTO (a bad frame). Frames that are
+ * not JSON text are skipped. The caller frees the result. */
+cJSON *relay_client_next(int fd, int wake_fd, int timeout_ms, int *rc);
 /* Says hello as client `name`; the daemon's hello reply (the caller frees
  * it), or NULL with why filled (no reply, or a refusal). */
 cJSON *relay_client_hello(int fd, const char *name, int timeout_ms, char *why, size_t why_len);

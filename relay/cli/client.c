@@ -73,42 +73,103 @@ static int read_all(int fd, void *buf, size_t len, int64_t deadline)
 	return 0;
 }
 
-cJSON *relay_client_request(int fd, const char *json, int timeout_ms, char *why, size_t why_len)
+/* One frame before the deadline into *out: its message, or NULL for a frame
+ * to skip (binary, or text that is not JSON). 0 or -errno. */
+static int read_frame(int fd, int64_t deadline, cJSON **out)
 {
 	uint8_t hdr[RELAY_FRAME_HEADER];
-	int64_t deadline = 0;
-	if (timeout_ms >= 0) {
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		deadline = ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + timeout_ms;
+	*out = NULL;
+	int rc = read_all(fd, hdr, sizeof hdr, deadline);
+	if (rc)
+		return rc;
+	uint32_t len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
+	char *buf = len <= (64u << 20) ? malloc((size_t)len + 1) : NULL;
+	if (!buf)
+		return -EPROTO;
+	if ((rc = read_all(fd, buf, len, deadline))) {
+		free(buf);
+		return rc == -ETIMEDOUT ? rc : -EPROTO;
 	}
+	buf[len] = 0;
+	*out = hdr[4] == RELAY_FRAME_TEXT ? cJSON_Parse(buf) : NULL;
+	free(buf);
+	return 0;
+}
+
+static int64_t deadline_of(int timeout_ms)
+{
+	if (timeout_ms < 0)
+		return 0;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + timeout_ms;
+}
+
+int relay_client_send(int fd, const char *json)
+{
+	uint8_t hdr[RELAY_FRAME_HEADER];
 	relay_frame_header_write(hdr, RELAY_FRAME_TEXT, (uint32_t)strlen(json));
-	if (relay_client_write_all(fd, hdr, sizeof hdr) ||
-	    relay_client_write_all(fd, json, strlen(json))) {
-		snprintf(why, why_len, "cannot write to tetherd: %s", strerror(errno));
+	int rc = relay_client_write_all(fd, hdr, sizeof hdr);
+	return rc ? rc : relay_client_write_all(fd, json, strlen(json));
+}
+
+cJSON *relay_client_request(int fd, const char *json, int timeout_ms, char *why, size_t why_len)
+{
+	int64_t deadline = deadline_of(timeout_ms);
+	int rc = relay_client_send(fd, json);
+	if (rc) {
+		snprintf(why, why_len, "cannot write to tetherd: %s", strerror(-rc));
 		return NULL;
 	}
 	for (;;) {
-		int rc = read_all(fd, hdr, sizeof hdr, deadline);
+		cJSON *msg;
+		rc = read_frame(fd, deadline, &msg);
 		if (rc) {
-			snprintf(why, why_len, "%s", rc == -ETIMEDOUT ? "tetherd did not answer in time"
-								      : "tetherd closed the connection");
+			snprintf(why, why_len, "%s", rc == -ETIMEDOUT ? "tetherd did not answer in time" :
+				 rc == -EPROTO ? "bad reply from tetherd" : "tetherd closed the connection");
 			return NULL;
 		}
-		uint32_t len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
-			       (uint32_t)hdr[2] << 8 | hdr[3];
-		char *buf = len <= (64u << 20) ? malloc((size_t)len + 1) : NULL;
-		if (!buf || read_all(fd, buf, len, deadline)) {
-			free(buf);
-			snprintf(why, why_len, "bad reply from tetherd");
-			return NULL;
-		}
-		buf[len] = 0;
-		cJSON *msg = hdr[4] == RELAY_FRAME_TEXT ? cJSON_Parse(buf) : NULL;
-		free(buf);
 		if (msg && cJSON_GetObjectItem(msg, "id"))
 			return msg;   /* replies carry our id; events do not */
 		cJSON_Delete(msg);
+	}
+}
+
+cJSON *relay_client_next(int fd, int wake_fd, int timeout_ms, int *rc)
+{
+	int64_t deadline = deadline_of(timeout_ms);
+	for (;;) {
+		struct pollfd p[2] = { { .fd = fd, .events = POLLIN }, { .fd = wake_fd, .events = POLLIN } };
+		int left = -1;
+		if (deadline) {
+			struct timespec ts;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			int64_t l = deadline - (ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+			if (l <= 0) {
+				*rc = -ETIMEDOUT;
+				return NULL;
+			}
+			left = (int)l;
+		}
+		int n = poll(p, wake_fd >= 0 ? 2 : 1, left);
+		if (n < 0 && errno != EINTR) {
+			*rc = -errno;
+			return NULL;
+		}
+		if (n == 0) {
+			*rc = -ETIMEDOUT;
+			return NULL;
+		}
+		if (n < 0 || (wake_fd >= 0 && p[1].revents)) {
+			*rc = -EINTR;
+			return NULL;
+		}
+		/* a frame has begun: the rest follows at once, so it is read whole */
+		cJSON *msg;
+		if ((*rc = read_frame(fd, deadline_of(10000), &msg)))
+			return NULL;
+		if (msg)
+			return msg;
 	}
 }
 
