@@ -24,6 +24,21 @@ int relay_cli_model(int argc, char **argv);    /* tether model info */
 int relay_cli_tokenize(int argc, char **argv);
 int relay_cli_generate(int argc, char **argv);
 int relay_cli_logits(int argc, char **argv);
+int relay_cli_models(int argc, char **argv);   /* cli_infer.c: tether models */
+
+/* ---- cli_infer.c: tetherd's inference from the CLI ------------------------- */
+
+/* Connects to tetherd (runtime_dir NULL: the default) and says hello as
+ * client; the fd, or -1 after printing why as "tether CMD: ..." (tetherd not
+ * running, and how to start it). */
+int cli_daemon_open(const char *cmd, const char *runtime_dir, const char *client);
+/* tether generate --daemon: sends req (an infer.generate or infer.chat
+ * request without id, which it adds with credit) and prints the stream as
+ * tether generate does; Ctrl-C cancels it. The exit status: 0, 1 (failed),
+ * 130 (cancelled by Ctrl-C, after printing what came). */
+int cli_daemon_generate(const char *runtime_dir, cJSON *req, bool json);
+/* The inference lines of tether status, from its "inference" object. */
+void cli_infer_print_status(const cJSON *inference);
 
 /* ---- anchor.c ------------------------------------------------------------- */
 

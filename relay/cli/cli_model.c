@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,10 +24,12 @@
 /* Every option of every model command; each command says which it takes. */
 struct opts {
 	const char *cmd;
-	const char *model, *text, *prompt, *system, *ids, *isa, *kv_type;
+	const char *model, *text, *prompt, *system, *ids, *isa, *kv_type, *runtime_dir;
 	const char *stops[MAX_STOPS];
 	size_t n_stops;
-	bool json, chat, no_special, parse_special;
+	bool json, chat, no_special, parse_special, daemon;
+	const char *seen[64];                /* the options given, as written (--daemon maps them) */
+	size_t n_seen;
 	long ctx, threads, top, max_tokens;
 	struct inf_sampler_params sp;
 	bool seed_set;
@@ -54,11 +57,14 @@ static int parse(int argc, char **argv, const char *allowed, struct opts *o)
 		snprintf(key, sizeof key, " %s ", a);
 		if (strncmp(a, "--", 2) || strlen(a) > 40 || !strstr(allowed, key))
 			return cli_usage_error(o->cmd, "unknown option '%s'", a);
+		if (o->n_seen < sizeof o->seen / sizeof *o->seen)
+			o->seen[o->n_seen++] = a;
 		bool flag = !strcmp(a, "--json") || !strcmp(a, "--chat") || !strcmp(a, "--no-special") ||
-			    !strcmp(a, "--parse-special");
+			    !strcmp(a, "--parse-special") || !strcmp(a, "--daemon");
 		if (flag) {
 			if (!strcmp(a, "--json")) o->json = true;
 			else if (!strcmp(a, "--chat")) o->chat = true;
+			else if (!strcmp(a, "--daemon")) o->daemon = true;
 			else if (!strcmp(a, "--no-special")) o->no_special = true;
 			else o->parse_special = true;
 			continue;
@@ -75,7 +81,11 @@ static int parse(int argc, char **argv, const char *allowed, struct opts *o)
 		else if (!strcmp(a, "--ids")) o->ids = v;
 		else if (!strcmp(a, "--isa")) o->isa = v;
 		else if (!strcmp(a, "--kv-type")) o->kv_type = v;
-		else if (!strcmp(a, "--stop")) {
+		else if (!strcmp(a, "--runtime-dir")) {
+			if (!*v || strlen(v) >= 100)
+				return cli_usage_error(o->cmd, "--runtime-dir '%s' is empty or too long", v);
+			o->runtime_dir = v;
+		} else if (!strcmp(a, "--stop")) {
 			if (o->n_stops == MAX_STOPS || !*v)
 				return cli_usage_error(o->cmd, "--stop: at most 16 stop strings, none empty ('%s')", v);
 			o->stops[o->n_stops++] = v;
@@ -505,6 +515,99 @@ static int stream(void *user, const char *text, size_t len, int32_t token)
 	return 0;
 }
 
+static bool given(const struct opts *o, const char *flag)
+{
+	for (size_t i = 0; i < o->n_seen; i++)
+		if (!strcmp(o->seen[i], flag))
+			return true;
+	return false;
+}
+
+/* The daemon's id of a model named by --model: the id itself, or for a
+ * path (or a name ending in .gguf) the file's name without .gguf, as
+ * tetherd names the files it finds. */
+static void daemon_model_id(const char *model, char *out, size_t len)
+{
+	const char *base = strrchr(model, '/');
+	base = base ? base + 1 : model;
+	size_t n = strlen(base);
+	if (n > 5 && !strcasecmp(base + n - 5, ".gguf"))
+		n -= 5;
+	snprintf(out, len, "%.*s", (int)n, base);
+}
+
+/* tether generate --daemon: the same flags as an infer.generate (or with
+ * --chat an infer.chat) request to the running tetherd. Every flag maps to
+ * a member or is refused by name; the defaults that differ are sent (128
+ * tokens, as in process) or documented (the seed: tetherd picks one and
+ * reports it). */
+static int generate_daemon(const struct opts *o)
+{
+	/* the context's ISA is tetherd's choice when it loads the model */
+	if (o->isa)
+		return cli_usage_error(o->cmd, "%s cannot be used with --daemon: tetherd picks the ISA when "
+				       "it loads the model (tether status shows it)", "--isa");
+	if (o->n_stops > 8)
+		return cli_usage_error(o->cmd, "%s: tetherd takes at most 8 stop strings (--daemon)", "--stop");
+	for (size_t i = 0; i < o->n_stops; i++)
+		if (strlen(o->stops[i]) > 256)
+			return cli_usage_error(o->cmd, "--stop '%s' is longer than the 256 bytes tetherd takes "
+					       "(--daemon)", o->stops[i]);
+	if (o->seed_set && o->sp.seed > (1ull << 53) - 1)
+		return cli_usage_error(o->cmd, "%s is above 9007199254740991, the largest tetherd takes "
+				       "(--daemon)", "--seed");
+	char id[256];
+	daemon_model_id(o->model, id, sizeof id);
+	cJSON *req = cJSON_CreateObject();
+	cJSON_AddStringToObject(req, "type", o->chat ? "infer.chat" : "infer.generate");
+	cJSON_AddStringToObject(req, "model", id);
+	if (o->chat) {
+		cJSON *msgs = cJSON_AddArrayToObject(req, "messages"), *m;
+		if (o->system) {
+			cJSON_AddItemToArray(msgs, m = cJSON_CreateObject());
+			cJSON_AddStringToObject(m, "role", "system");
+			cJSON_AddStringToObject(m, "content", o->system);
+		}
+		cJSON_AddItemToArray(msgs, m = cJSON_CreateObject());
+		cJSON_AddStringToObject(m, "role", "user");
+		cJSON_AddStringToObject(m, "content", o->prompt);
+	} else {
+		cJSON_AddStringToObject(req, "prompt", o->prompt);
+	}
+	struct inf_generate_params dp;
+	inf_generate_params_default(&dp);
+	cJSON_AddNumberToObject(req, "max_tokens", o->max_tokens ? (double)o->max_tokens : dp.max_tokens);
+	static const struct { const char *flag, *field; } nums[] = {
+		{ "--temperature", "temperature" }, { "--top-k", "top_k" }, { "--top-p", "top_p" },
+		{ "--min-p", "min_p" }, { "--repeat-penalty", "repeat_penalty" },
+		{ "--repeat-last-n", "repeat_last_n" }, { "--frequency-penalty", "frequency_penalty" },
+		{ "--presence-penalty", "presence_penalty" },
+	};
+	const double values[] = { o->sp.temperature, o->sp.top_k, o->sp.top_p, o->sp.min_p,
+				  o->sp.repeat_penalty, o->sp.repeat_last_n, o->sp.frequency_penalty,
+				  o->sp.presence_penalty };
+	for (size_t i = 0; i < sizeof nums / sizeof *nums; i++)
+		if (given(o, nums[i].flag))
+			cJSON_AddNumberToObject(req, nums[i].field, values[i]);
+	if (o->seed_set)
+		cJSON_AddNumberToObject(req, "seed", (double)o->sp.seed);
+	if (o->n_stops) {
+		cJSON *stops = cJSON_AddArrayToObject(req, "stop");
+		for (size_t i = 0; i < o->n_stops; i++)
+			cJSON_AddItemToArray(stops, cJSON_CreateString(o->stops[i]));
+	}
+	/* the load members: they apply when this request loads the model */
+	if (o->ctx)
+		cJSON_AddNumberToObject(req, "ctx", (double)o->ctx);
+	if (o->threads)
+		cJSON_AddNumberToObject(req, "threads", (double)o->threads);
+	if (o->kv_type)
+		cJSON_AddStringToObject(req, "kv_type", o->kv_type);
+	int rc = cli_daemon_generate(o->runtime_dir, req, o->json);
+	cJSON_Delete(req);
+	return rc;
+}
+
 static int cmd_generate(int argc, char **argv)
 {
 	struct opts o = { .cmd = "generate" };
@@ -512,13 +615,17 @@ static int cmd_generate(int argc, char **argv)
 	int rc = parse(argc, argv,
 		       " --model --prompt --chat --system --max-tokens --temperature --top-k --top-p --min-p "
 		       "--repeat-penalty --repeat-last-n --frequency-penalty --presence-penalty --seed --stop "
-		       "--threads --ctx --isa --kv-type --json ", &o);
+		       "--threads --ctx --isa --kv-type --json --daemon --runtime-dir ", &o);
 	if (rc)
 		return rc;
 	if (!o.prompt)
 		return cli_usage_error(o.cmd, "%s is required", "--prompt");
 	if (o.system && !o.chat)
 		return cli_usage_error(o.cmd, "%s needs --chat", "--system");
+	if (o.daemon)
+		return generate_daemon(&o);
+	if (o.runtime_dir)
+		return cli_usage_error(o.cmd, "%s needs --daemon (it names the tetherd to ask)", "--runtime-dir");
 	struct inf_model *m;
 	struct inf_context *c = NULL;
 	if (load(&o, true, &m))

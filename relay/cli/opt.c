@@ -21,6 +21,7 @@ static const struct {
 	{ "tokenize", "tether help; docs/inference.md" },
 	{ "generate", "tether help; docs/inference.md" },
 	{ "logits", "tether help; docs/inference.md" },
+	{ "models", "tether help; docs/inference.md" },
 };
 
 int cli_usage_error(const char *cmd, const char *fmt, const char *arg)

@@ -226,6 +226,7 @@ static int cmd_status(int argc, char **argv)
 			cJSON_GetObjectItem(cJSON_GetObjectItem(st, "platform"), "summary"));
 		if (platform)
 			printf("  platform:    %s (at start; tether doctor for details)\n", platform);
+		cli_infer_print_status(cJSON_GetObjectItem(st, "inference"));
 	}
 	cJSON_Delete(anchor);
 	cJSON_Delete(hello);
@@ -334,7 +335,8 @@ static const struct command {
 	const char *synopsis;
 } commands[] = {
 	{ "endpoint", cmd_endpoint, "endpoint [--json]   URL, port, token and pid of the running tetherd" },
-	{ "status", cmd_status, "status [--json]     what the running tetherd is doing" },
+	{ "status", cmd_status, "status [--json]     what the running tetherd is doing (connections, loaded\n"
+	  "                      models, inference streams)" },
 	{ "connect", cmd_connect, "connect             speak the protocol on stdin/stdout (starts tetherd)" },
 	{ "hook", relay_cli_hook, "hook [options]      carry an agent hook to the IDE (docs/hooks.md)\n"
 	  "  tether hook install|uninstall --agent claude-code [--scope user|project]" },
@@ -355,7 +357,13 @@ static const struct command {
 	  "                      [--temperature X] [--top-k N] [--top-p X] [--min-p X] [--repeat-penalty X]\n"
 	  "                      [--repeat-last-n N] [--frequency-penalty X] [--presence-penalty X]\n"
 	  "                      [--seed S] [--stop S]... [--threads N] [--ctx N] [--isa I]\n"
-	  "                      [--kv-type f16|f32] [--json]" },
+	  "                      [--kv-type f16|f32] [--json]\n"
+	  "  tether generate --daemon --model ID ...  the same from the running tetherd (its\n"
+	  "                      model ID, or a path: its file name without .gguf); --threads,\n"
+	  "                      --ctx, --kv-type apply if it loads the model; not --isa; no\n"
+	  "                      --seed: tetherd picks one (--json reports it); Ctrl-C cancels" },
+	{ "models", relay_cli_models, "models [--json]     the models the running tetherd knows: id, state, size,\n"
+	  "                      architecture, quantization, context, chat template, why not loadable" },
 	{ "logits", relay_cli_logits, "logits --model PATH (--prompt T | --ids 1,2,3) [--top K] [--json]\n"
 	  "                      [--threads N] [--ctx N] [--isa auto|portable|avx2|avx512]\n"
 	  "                      [--kv-type f16|f32]" },
