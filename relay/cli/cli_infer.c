@@ -222,10 +222,11 @@ int cli_daemon_generate(const char *runtime_dir, cJSON *req, bool json)
 		cJSON *msg = relay_client_next(fd, wake_pipe[0], -1, &rc);
 		if (!msg) {
 			if (rc == -EINTR) {
+				/* Ctrl-C when its handler wrote to the pipe; another signal
+				 * only woke the wait */
 				char drain[16];
-				while (read(wake_pipe[0], drain, sizeof drain) > 0) {
-				}
-				interrupted = true;
+				while (read(wake_pipe[0], drain, sizeof drain) > 0)
+					interrupted = true;
 				continue;
 			}
 			end_progress(&prog, model, false);

@@ -57,8 +57,9 @@ static int parse(int argc, char **argv, const char *allowed, struct opts *o)
 		snprintf(key, sizeof key, " %s ", a);
 		if (strncmp(a, "--", 2) || strlen(a) > 40 || !strstr(allowed, key))
 			return cli_usage_error(o->cmd, "unknown option '%s'", a);
-		if (o->n_seen < sizeof o->seen / sizeof *o->seen)
-			o->seen[o->n_seen++] = a;
+		if (o->n_seen == sizeof o->seen / sizeof *o->seen)
+			return cli_usage_error(o->cmd, "more than 64 options (at '%s')", a);
+		o->seen[o->n_seen++] = a;
 		bool flag = !strcmp(a, "--json") || !strcmp(a, "--chat") || !strcmp(a, "--no-special") ||
 			    !strcmp(a, "--parse-special") || !strcmp(a, "--daemon");
 		if (flag) {
