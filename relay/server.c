@@ -89,8 +89,10 @@ void relay_server_summary(const struct relay_server *srv, char *buf, size_t len)
 		char part[64];
 		if (!m->ops->summary)
 			continue;
+		*part = 0;
 		m->ops->summary(m, part, sizeof part);
-		n += snprintf(buf + n, len - (size_t)n, "; %s", part);
+		if (*part)   /* a module with nothing to say (infer with no model loaded) adds nothing */
+			n += snprintf(buf + n, len - (size_t)n, "; %s", part);
 	}
 }
 
