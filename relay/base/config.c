@@ -136,6 +136,21 @@ static int apply(struct relay_config *cfg, const struct setting *s, const char *
 	char *field = (char *)cfg + s->offset;
 	const char *str = text ? text : cJSON_GetStringValue(json);
 
+	if (json && (s->type == SET_ORIGINS || s->type == SET_MODELS)) {
+		/* the file's array replaces the list; each item is checked as a flag's value */
+		const cJSON *item;
+		if (!cJSON_IsArray(json))
+			return fail(err, "%s\"%s\" must be an array of strings", where, s->key);
+		*(s->type == SET_ORIGINS ? &cfg->n_allowed_origins : &cfg->n_models) = 0;
+		cJSON_ArrayForEach(item, json) {
+			if (!cJSON_IsString(item))
+				return fail(err, "%s\"%s\" must be an array of strings", where, s->key);
+			int rc = apply(cfg, s, item->valuestring, NULL, where, err);
+			if (rc)
+				return rc;
+		}
+		return 0;
+	}
 	switch (s->type) {
 	case SET_INT: {
 		long v;
@@ -178,20 +193,6 @@ static int apply(struct relay_config *cfg, const struct setting *s, const char *
 		return 0;
 	}
 	case SET_ORIGINS:
-		if (json) {
-			const cJSON *item;
-			if (!cJSON_IsArray(json))
-				return fail(err, "%s\"%s\" must be an array of strings", where, s->key);
-			cfg->n_allowed_origins = 0;
-			cJSON_ArrayForEach(item, json) {
-				if (!cJSON_IsString(item))
-					return fail(err, "%s\"%s\" must be an array of strings", where, s->key);
-				int rc = apply(cfg, s, item->valuestring, NULL, where, err);
-				if (rc)
-					return rc;
-			}
-			return 0;
-		}
 		if (cfg->n_allowed_origins >= RELAY_MAX_ORIGINS)
 			return fail(err, "%sat most %d allowed origins", where, RELAY_MAX_ORIGINS);
 		if (!*text || strlen(text) >= RELAY_ORIGIN_MAX || strchr(text, ' '))
@@ -201,20 +202,6 @@ static int apply(struct relay_config *cfg, const struct setting *s, const char *
 		strcpy(cfg->allowed_origins[cfg->n_allowed_origins++], text);
 		return 0;
 	case SET_MODELS:
-		if (json) {
-			const cJSON *item;
-			if (!cJSON_IsArray(json))
-				return fail(err, "%s\"%s\" must be an array of strings", where, s->key);
-			cfg->n_models = 0;
-			cJSON_ArrayForEach(item, json) {
-				if (!cJSON_IsString(item))
-					return fail(err, "%s\"%s\" must be an array of strings", where, s->key);
-				int rc = apply(cfg, s, item->valuestring, NULL, where, err);
-				if (rc)
-					return rc;
-			}
-			return 0;
-		}
 		if (cfg->n_models >= RELAY_MAX_MODEL_PATHS)
 			return fail(err, "%sat most %d model files (put more in models_dir)", where,
 				    RELAY_MAX_MODEL_PATHS);

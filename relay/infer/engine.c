@@ -765,14 +765,6 @@ char *infer_engine_pop(struct infer_engine *e, struct infer_stream *st, size_t *
 	return ev;
 }
 
-bool infer_engine_holds(struct infer_engine *e, const struct infer_stream *st)
-{
-	uv_mutex_lock(&e->mu);
-	bool holds = !st->ended;
-	uv_mutex_unlock(&e->mu);
-	return holds;
-}
-
 void infer_engine_counts(struct infer_engine *e, size_t *active, size_t *pending)
 {
 	uv_mutex_lock(&e->mu);
@@ -824,11 +816,6 @@ void infer_engine_free(struct infer_engine *e, void (*done)(void *arg), void *ar
 	e->freed = done;
 	e->freed_arg = arg;
 	uv_close((uv_handle_t *)&e->async, async_closed);
-}
-
-const struct inf_model *infer_engine_model(const struct infer_engine *e)
-{
-	return e->model;
 }
 
 void infer_engine_settings(const struct infer_engine *e, struct infer_engine_params *p,

@@ -118,8 +118,6 @@ struct infer_stream *infer_engine_next_dirty(struct infer_engine *e);
 /* The oldest event of st, or NULL; *last: it is the done event (st is then
  * off the dirty list, for the loop to free). The loop frees the event. */
 char *infer_engine_pop(struct infer_engine *e, struct infer_stream *st, size_t *len, bool *last);
-/* True while the engine still holds st (it has not ended it). */
-bool infer_engine_holds(struct infer_engine *e, const struct infer_stream *st);
 /* Streams running and waiting now; and whether a stream of the engine is
  * still queued or running (busy). */
 void infer_engine_counts(struct infer_engine *e, size_t *active, size_t *pending);
@@ -133,7 +131,6 @@ void infer_engine_stop(struct infer_engine *e);
 bool infer_engine_stopped(struct infer_engine *e);
 /* Once stopped: frees it (its async handle closes first); done(arg) after. */
 void infer_engine_free(struct infer_engine *e, void (*done)(void *arg), void *arg);
-const struct inf_model *infer_engine_model(const struct infer_engine *e);
 void infer_engine_settings(const struct infer_engine *e, struct infer_engine_params *p,
 			   enum inf_isa *isa);
 
