@@ -491,7 +491,10 @@ static void try_start(struct relay_infer *inf, struct infer_model *m)
 		free(job);
 		m->state = MODEL_UNLOADED;
 		infer_load_done(inf, m, INF_ENOMEM, "model_load_failed", "uv_queue_work failed");
+		return;
 	}
+	/* the load has begun: 0, then each whole percent (coalesced) up to 1 */
+	infer_load_progress(inf, m, 0);
 }
 
 /* Loads that wait for room (state loading, no job yet). */
