@@ -138,7 +138,8 @@ static void scan_work(uv_work_t *w)
 	}
 	if (d)
 		closedir(d);
-	qsort(names, n, sizeof *names, by_name);
+	if (n)
+		qsort(names, n, sizeof *names, by_name);
 	for (size_t i = 0; i < n; i++) {
 		char path[RELAY_PATH_MAX];
 		if (snprintf(path, sizeof path, "%s/%s", sc->dir, names[i]) < (int)sizeof path)
@@ -409,6 +410,8 @@ static void load_done(uv_work_t *w, int status)
 		m->loaded_at_ms = m->last_used_ms = relay_now_ms();
 		relay_log(RELAY_LOG_INFO, "infer: loaded %s in %.0f ms (%.0f MiB, %u slots of n_ctx %u)",
 			  m->id, job->ms, m->memory_bytes / MiB, m->params.n_slots, m->params.n_ctx);
+		if (m->progress_sent_ppm < 1000000)   /* the async coalesced the last percents */
+			infer_load_progress(inf, m, 1);
 		infer_load_done(inf, m, 0, NULL, NULL);
 	}
 	free(job);
