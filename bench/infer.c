@@ -315,6 +315,19 @@ int main(int argc, char **argv)
 		for (int a = 5; a < argc; a++)
 			wanted[i] |= !strcmp(argv[a], name);
 	}
+	/* BENCH_WRITE_ONLY=1: write the wanted models, print their paths, measure
+	 * nothing (bench/serve uses the same files). */
+	if (getenv("BENCH_WRITE_ONLY") && strcmp(getenv("BENCH_WRITE_ONLY"), "0")) {
+		for (size_t i = 0; i < N_DEFS; i++) {
+			char path[512];
+			if (!wanted[i])
+				continue;
+			if (ensure(argv[1], &defs[i], path, sizeof path))
+				return 1;
+			printf("%s\n", path);
+		}
+		return 0;
+	}
 	if (llama)
 		printf("llama.cpp: %s (best of its 2 samples per test, run right after ours on the same file)\n", llama);
 	/* Runs interleave: within a run every model is measured by us and then by

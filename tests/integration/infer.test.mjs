@@ -130,7 +130,11 @@ test('hello advertises infer; infer.models lists every file, the bad ones with t
     fs.rmSync(path.join(DIR, 'not-gguf.gguf'), { force: true });
     fs.rmSync(path.join(DIR, 'truncated.gguf'), { force: true });
   });
-  const { d, inf } = await daemon(t, ['--infer-parallel', '3']);
+  // a --model file whose id a models-dir file has too: the --model one keeps the id
+  const other = fs.mkdtempSync(path.join(os.tmpdir(), 'tether-infer-other-'));
+  fs.copyFileSync(path.join(DIR, `${F32}.gguf`), path.join(other, `${F32}.gguf`));
+  t.after(() => fs.rmSync(other, { recursive: true, force: true }));
+  const { d, inf } = await daemon(t, ['--infer-parallel', '3', '--model', path.join(other, `${F32}.gguf`)]);
   const c2 = await connectHello(d, t, { hello: false });
   const hello = await c2.request({ type: 'hello', id: 'h', protocol: 1 });
   assert.equal(hello.capabilities.infer.parallel, 3);
@@ -145,6 +149,10 @@ test('hello advertises infer; infer.models lists every file, the bad ones with t
   assert.equal(byId[F32].context_trained, 512);
   assert.equal(byId[F32].chat_template, 'llama3');
   assert.equal(byId[F32].loaded, false);
+  assert.equal(byId[F32].file, path.join(other, `${F32}.gguf`));
+  assert.equal(byId[`${F32}~2`].loadable, false);
+  assert.match(byId[`${F32}~2`].reason, /another model has the id "llama-f32"/);
+  assert.equal(byId[`${F32}~2`].file, path.join(DIR, `${F32}.gguf`));
   assert.equal(byId['not-gguf'].loadable, false);
   assert.match(byId['not-gguf'].reason, /magic|GGUF/i);
   assert.equal(byId.truncated.loadable, false);
