@@ -723,6 +723,73 @@ static void check_daemon(struct doctor *d)
 	check_healthz(d);
 }
 
+/* Where models go, and what tetherd makes of the ones there: asked of the
+ * running daemon (its models_dir is the configured one); without one, the
+ * default directory is looked at. */
+static void check_models(struct doctor *d)
+{
+	struct finding *f;
+	char why[256] = "";
+	cJSON *reply = NULL;
+	int fd = d->running ? relay_client_connect(d->runtime_dir) : -1;
+	if (fd >= 0) {
+		cJSON *hello = relay_client_hello(fd, "tether doctor", 5000, why, sizeof why);
+		if (hello)
+			reply = relay_client_request(fd, "{\"type\":\"infer.models\",\"id\":1}", 15000,
+						     why, sizeof why);
+		cJSON_Delete(hello);
+		close(fd);
+	}
+	const cJSON *models = cJSON_GetObjectItemCaseSensitive(reply, "models");
+	const cJSON *dir = cJSON_GetObjectItemCaseSensitive(reply, "models_dir");
+	if (!cJSON_IsArray(models) || !cJSON_IsString(dir)) {
+		char def[512];
+		struct relay_config cfg;
+		relay_config_defaults(&cfg);
+		if (relay_models_dir(&cfg, def, sizeof def))
+			snprintf(def, sizeof def, "$XDG_DATA_HOME/tether/models");
+		f = add(d, "infer.models", LEVEL_SKIP, "not asked: %s; GGUF models go in %s "
+			"(the default models_dir) or tetherd --model PATH",
+			d->running ? (*why ? why : "tetherd did not list its models") : "tetherd is not running",
+			def);
+		cJSON_Delete(reply);
+		return;
+	}
+	int n = 0, unloadable = 0;
+	const cJSON *m;
+	cJSON_ArrayForEach(m, models) {
+		const cJSON *id = cJSON_GetObjectItemCaseSensitive(m, "id");
+		const cJSON *ok = cJSON_GetObjectItemCaseSensitive(m, "loadable");
+		const cJSON *reason = cJSON_GetObjectItemCaseSensitive(m, "reason");
+		const cJSON *file = cJSON_GetObjectItemCaseSensitive(m, "file");
+		const char *idt = cJSON_IsString(id) ? id->valuestring : "?";
+		n++;
+		if (cJSON_IsFalse(ok)) {
+			unloadable++;
+			f = add(d, "infer.model", LEVEL_WARN, "model %s cannot be loaded: %s", idt,
+				cJSON_IsString(reason) ? reason->valuestring : "(no reason given)");
+			if (cJSON_IsString(file))
+				evidence(f, "%s", file->valuestring);
+			fix(f, "replace the file with a whole GGUF file of a supported architecture "
+			    "(docs/inference.md), or remove it");
+		} else if (cJSON_IsString(file) && !strncmp(file->valuestring, "/mnt/", 5)) {
+			f = add(d, "infer.model", LEVEL_WARN, "model %s is on a Windows drive: it loads "
+				"slowly over 9P", idt);
+			evidence(f, "%s", file->valuestring);
+			fix(f, "copy it into %s (the distro's own filesystem)", dir->valuestring);
+		}
+	}
+	if (!n) {
+		f = add(d, "infer.models", LEVEL_OK, "no models yet (terminals and hooks do not need "
+			"one): put a GGUF file in %s, or start tetherd with --model PATH", dir->valuestring);
+	} else {
+		f = add(d, "infer.models", LEVEL_OK, "%d model%s in %s or --model, %d loadable", n,
+			n == 1 ? "" : "s", dir->valuestring, n - unloadable);
+	}
+	evidence(f, "tetherd's infer.models");
+	cJSON_Delete(reply);
+}
+
 static void check_permissions(struct doctor *d)
 {
 	struct stat st;
@@ -904,6 +971,7 @@ int relay_cli_doctor(int argc, char **argv)
 	check_lifetime(&d);
 	check_notes(&d);
 	check_daemon(&d);
+	check_models(&d);
 	check_permissions(&d);
 
 	if (json)

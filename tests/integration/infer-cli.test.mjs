@@ -318,3 +318,24 @@ test('no tetherd: generate --daemon, models and status say so', T, async () => {
     assert.equal(r.stdout, '');
   }
 });
+
+test('tether doctor says where models go, and names a model that cannot load', T, async (t) => {
+  const findings = async (d) => {
+    const r = await cli(d, ['doctor', '--json']);
+    return JSON.parse(r.stdout).findings.filter((f) => f.id.startsWith('infer.'));
+  };
+  const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'tether-doctor-models-'));
+  t.after(() => fs.rmSync(empty, { recursive: true, force: true }));
+  const none = await findings(await daemon(t, empty));
+  assert.equal(none.length, 1, JSON.stringify(none));
+  assert.equal(none[0].level, 'ok');
+  assert.ok(none[0].message.includes(`put a GGUF file in ${empty}`), none[0].message);
+  fs.writeFileSync(path.join(empty, 'broken.gguf'), 'GGUF but not really');
+  fs.copyFileSync(path.join(DIR, 'llama-f32.gguf'), path.join(empty, 'fine.gguf'));
+  const some = await findings(await daemon(t, empty));
+  const summary = some.find((f) => f.id === 'infer.models');
+  assert.match(summary.message, /^2 models in .* 1 loadable$/);
+  const bad = some.find((f) => f.id === 'infer.model');
+  assert.equal(bad.level, 'warn');
+  assert.match(bad.message, /^model broken cannot be loaded: /);
+});
