@@ -360,8 +360,8 @@ static const struct command {
 	  "                      [--kv-type f16|f32] [--json]\n"
 	  "  tether generate --daemon --model ID ...  the same from the running tetherd (its\n"
 	  "                      model ID, or a path: its file name without .gguf); --threads,\n"
-	  "                      --ctx, --kv-type apply if it loads the model; not --isa; no\n"
-	  "                      --seed: tetherd picks one (--json reports it); Ctrl-C cancels" },
+	  "                      --ctx, --kv-type apply if it loads the model; not --isa; without\n"
+	  "                      --seed tetherd picks one (--json reports it); Ctrl-C cancels" },
 	{ "models", relay_cli_models, "models [--json]     the models the running tetherd knows: id, state, size,\n"
 	  "                      architecture, quantization, context, chat template, why not loadable" },
 	{ "logits", relay_cli_logits, "logits --model PATH (--prompt T | --ids 1,2,3) [--top K] [--json]\n"
