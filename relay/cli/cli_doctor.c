@@ -731,6 +731,10 @@ static void check_models(struct doctor *d)
 	struct finding *f;
 	char why[256] = "";
 	cJSON *reply = NULL;
+	if (!d->live) {
+		add(d, "infer.models", LEVEL_SKIP, "skipped: fixture root");
+		return;
+	}
 	int fd = d->running ? relay_client_connect(d->runtime_dir) : -1;
 	if (fd >= 0) {
 		cJSON *hello = relay_client_hello(fd, "tether doctor", 5000, why, sizeof why);
