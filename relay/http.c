@@ -21,6 +21,7 @@ struct relay_http_response {
 	const char *content_type;
 	const char *extra_name, *extra_value;   /* one more header ("retry-after:"), or NULL */
 	char extra_buf[32];
+	bool close_after;                       /* hang up once written (a body we did not read) */
 	uint8_t *body;
 	size_t len, sent, cap;
 	bool over_cap;
@@ -197,6 +198,20 @@ static struct relay_http_response *response_new(const struct relay_gate *gate)
 	return res;
 }
 
+/* Headers and body in one go, from inside the callback: for our own short
+ * error answers (always well under WRITE_CHUNK). */
+static int refuse_now(struct lws *wsi, struct relay_http_response *res)
+{
+	uint8_t buf[LWS_PRE + WRITE_CHUNK];
+	int rc = write_headers(wsi, res);
+	if (!rc && res->len) {
+		memcpy(buf + LWS_PRE, res->body, res->len);
+		rc = lws_write(wsi, buf + LWS_PRE, res->len, LWS_WRITE_HTTP_FINAL) == (int)res->len
+			     ? 0 : -1;
+	}
+	return rc;
+}
+
 int relay_http_request(struct relay_gate *gate, struct relay_http *h, struct lws *wsi,
 		       const char *path)
 {
@@ -209,6 +224,11 @@ int relay_http_request(struct relay_gate *gate, struct relay_http *h, struct lws
 		if (!route) {
 			set_error(res, 404, "not_found",
 				  "no such path; the WebSocket is at " RELAY_WS_PATH);
+		} else if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0) {
+			set_error(res, 405, "method_not_allowed", "this path answers GET only");
+			res->extra_name = "allow:";
+			res->extra_value = "GET";
+			res->close_after = true;
 		} else {
 			route->handle(route->arg, res);
 			if (res->over_cap) {
@@ -220,6 +240,17 @@ int relay_http_request(struct relay_gate *gate, struct relay_http *h, struct lws
 				set_error(res, 500, "internal", "the route gave no response");
 			}
 		}
+	}
+	if (res->close_after) {
+		/* a request whose body we do not read (lws would not call us writable
+		 * before it is read): the short answer goes at once, then lws closes
+		 * politely, after it is sent */
+		int rc = refuse_now(wsi, res);
+		response_free(res);
+		if (rc)
+			return -1;
+		lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_KEEPALIVE_IDLE, LWS_TO_KILL_ASYNC);
+		return 0;
 	}
 	response_free(h->res);
 	h->res = res;
@@ -253,18 +284,10 @@ void relay_http_free(struct relay_http *h)
 	h->res = NULL;
 }
 
-/* A refused upgrade is answered from inside the upgrade callback, so its
- * body (always one of ours, well under WRITE_CHUNK) goes in one write. */
+/* A refused upgrade is answered from inside the upgrade callback. */
 static int refuse_upgrade(struct lws *wsi, struct relay_http_response *res)
 {
-	uint8_t buf[LWS_PRE + WRITE_CHUNK];
-	int rc = write_headers(wsi, res);
-	if (!rc && res->len) {
-		memcpy(buf + LWS_PRE, res->body, res->len);
-		rc = lws_write(wsi, buf + LWS_PRE, res->len, LWS_WRITE_HTTP_FINAL) == (int)res->len
-			     ? 0 : -1;
-	}
-	return rc ? -1 : 1;
+	return refuse_now(wsi, res) ? -1 : 1;
 }
 
 int relay_http_confirm_upgrade(struct relay_gate *gate, struct lws *wsi, long ws_count)

@@ -61,6 +61,7 @@ void relay_backoff_success(struct relay_backoff *b);
  * hooks/hooks.h), then handed to relay_server_start, which owns it from
  * then on. Every op but shutdown, stopped and free may be NULL. */
 struct relay_module;
+struct relay_http_route;
 struct relay_module_ops {
 	const char *name;   /* its capability key, and what its message rows name */
 	/* The server listens; start work that needs it (threads, scans). */
@@ -74,6 +75,9 @@ struct relay_module_ops {
 	void (*shutdown)(struct relay_module *m);   /* the daemon stops: end the work */
 	bool (*stopped)(struct relay_module *m);    /* every handle it owns is closed */
 	void (*free)(struct relay_module *m);
+	/* Its plain HTTP routes (struct relay_http_route, below): *out points at
+	 * an array that lives as long as the module; returns how many. NULL: none. */
+	size_t (*routes)(struct relay_module *m, const struct relay_http_route **out);
 };
 struct relay_module {
 	const struct relay_module_ops *ops;
@@ -292,7 +296,8 @@ void relay_http_set_status(struct relay_http_response *res, unsigned status,
  * then gets a 500 that says so, never a cut body. */
 int relay_http_body_add(struct relay_http_response *res, const void *data, size_t len);
 
-/* A plain HTTP route: an exact path. Every route but the open ones needs the
+/* A plain HTTP route: an exact path, answered to GET (and HEAD, with no
+ * body); another method is a 405. Every route but the open ones needs the
  * token; all of them pass the Host and Origin checks. */
 struct relay_http_route {
 	const char *path;

@@ -13,6 +13,8 @@
 
 #include "internal.h"
 
+#define RELAY_MAX_ROUTES 64
+
 #define STOP_GRACE_MS 2000   /* time given to clients to receive the shutdown */
 
 struct relay_server {
@@ -27,6 +29,8 @@ struct relay_server {
 	struct relay_unix *ux;
 	struct relay_core core;           /* hello and status */
 	struct relay_module *modules[RELAY_MAX_MODULES + 1];   /* the core, then the features */
+	struct relay_http_route routes[RELAY_MAX_ROUTES];     /* the modules', in module order */
+	size_t n_routes;
 	size_t n_modules;
 	struct relay_conn_env env;        /* handed to every connection */
 	struct relay_gate gate;           /* what every HTTP request passes */
@@ -265,6 +269,20 @@ int relay_server_start(uv_loop_t *loop, const struct relay_config *cfg,
 	};
 	srv->gate.cfg = &srv->cfg;
 	srv->gate.token = srv->token;
+	for (size_t i = 0; i < srv->n_modules; i++) {
+		const struct relay_http_route *r = NULL;
+		size_t n = srv->modules[i]->ops->routes ? srv->modules[i]->ops->routes(srv->modules[i], &r) : 0;
+		for (size_t k = 0; k < n; k++) {
+			if (srv->n_routes == RELAY_MAX_ROUTES) {
+				snprintf(err, RELAY_ERR_MAX, "more than %d HTTP routes", RELAY_MAX_ROUTES);
+				rc = -E2BIG;
+				goto fail_free;
+			}
+			srv->routes[srv->n_routes++] = r[k];
+		}
+	}
+	srv->gate.routes = srv->routes;
+	srv->gate.n_routes = srv->n_routes;
 
 	if (relay_runtime_path(srv->socket_path, sizeof srv->socket_path, cfg->runtime_dir,
 			       RELAY_SOCKET_NAME) || strlen(srv->socket_path) >= 108) {

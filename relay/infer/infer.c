@@ -838,6 +838,7 @@ static const struct relay_module_ops infer_module_ops = {
 	.shutdown = infer_shutdown,
 	.stopped = infer_stopped,
 	.free = infer_free,
+	.routes = infer_http_routes,
 };
 
 int relay_infer_new(uv_loop_t *loop, const struct relay_infer_limits *limits,
@@ -861,6 +862,7 @@ int relay_infer_new(uv_loop_t *loop, const struct relay_infer_limits *limits,
 	inf->limits.model_paths = NULL;
 	inf->changed = changed;
 	inf->changed_arg = arg;
+	infer_http_init(inf);
 	uv_timer_init(loop, &inf->keep_alive);
 	uv_async_init(loop, &inf->progress, on_progress);
 	inf->keep_alive.data = inf->progress.data = inf;

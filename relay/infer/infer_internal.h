@@ -189,7 +189,12 @@ struct relay_infer {
 	bool shutting_down;
 	void (*changed)(void *arg);
 	void *changed_arg;
+	struct relay_http_route routes[2];  /* http_infer.c's */
 };
+
+/* ---- http_infer.c: the HTTP dialects' routes ---- */
+void infer_http_init(struct relay_infer *inf);
+size_t infer_http_routes(struct relay_module *m, const struct relay_http_route **out);
 
 /* The model with this id, or NULL. */
 struct infer_model *infer_model_find(struct relay_infer *inf, const char *id);
