@@ -21,7 +21,6 @@ struct relay_http_response {
 	const char *content_type;
 	const char *extra_name, *extra_value;   /* one more header ("retry-after:"), or NULL */
 	char extra_buf[32];
-	bool close_after;                       /* hang up once written (a body we did not read) */
 	uint8_t *body;
 	size_t len, sent, cap;
 	bool over_cap;
@@ -217,6 +216,7 @@ int relay_http_request(struct relay_gate *gate, struct relay_http *h, struct lws
 {
 	const struct relay_http_route *route = find_route(gate, path);
 	struct relay_http_response *res = response_new(gate);
+	bool wrong_method = false;
 
 	if (!res)
 		return -1;
@@ -228,7 +228,7 @@ int relay_http_request(struct relay_gate *gate, struct relay_http *h, struct lws
 			set_error(res, 405, "method_not_allowed", "this path answers GET only");
 			res->extra_name = "allow:";
 			res->extra_value = "GET";
-			res->close_after = true;
+			wrong_method = true;
 		} else {
 			route->handle(route->arg, res);
 			if (res->over_cap) {
@@ -241,7 +241,7 @@ int relay_http_request(struct relay_gate *gate, struct relay_http *h, struct lws
 			}
 		}
 	}
-	if (res->close_after) {
+	if (wrong_method) {
 		/* a request whose body we do not read (lws would not call us writable
 		 * before it is read): the short answer goes at once, then lws closes
 		 * politely, after it is sent */

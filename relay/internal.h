@@ -251,9 +251,6 @@ bool relay_proto_string_field(struct relay_conn *c, const cJSON *req, const cJSO
 /* A copy of a request id for a reply (null when id is NULL), exact for
  * integers up to 2^53. */
 cJSON *relay_proto_id(const cJSON *id);
-/* Adds name: v written digit for digit (cJSON's own printing rounds some
- * integers past 2^52 to 15 significant digits). */
-void relay_proto_add_integer(cJSON *obj, const char *name, uint64_t v);
 /* Reply skeleton {"type":type,"id":id}; the caller adds members and sends. */
 cJSON *relay_proto_reply(const char *type, const cJSON *id);
 

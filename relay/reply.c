@@ -41,13 +41,6 @@ cJSON *relay_proto_id(const cJSON *id)
 	return cJSON_CreateRaw(digits);
 }
 
-void relay_proto_add_integer(cJSON *obj, const char *name, uint64_t v)
-{
-	char digits[24];
-	snprintf(digits, sizeof digits, "%llu", (unsigned long long)v);
-	cJSON_AddRawToObject(obj, name, digits);
-}
-
 cJSON *relay_proto_reply(const char *type, const cJSON *id)
 {
 	cJSON *msg = cJSON_CreateObject();

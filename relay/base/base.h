@@ -213,6 +213,10 @@ int relay_utf8_prefix(const char *s, size_t max);
 /* True when JSON text holds the escape \u0000 (refused: cJSON would cut
  * the string there). */
 bool relay_json_has_escaped_nul(const char *s, size_t len);
+/* Sets obj's member name to v written digit for digit (replacing one there):
+ * cJSON prints some integers past 2^52, a seed, rounded to 15 digits. */
+struct cJSON;
+void relay_json_set_integer(struct cJSON *obj, const char *name, uint64_t v);
 
 /* ---- clock.c -------------------------------------------------------------- */
 

@@ -1,5 +1,8 @@
-/* UTF-8 and JSON-text checks on untrusted bytes. */
+/* UTF-8 and JSON-text checks on untrusted bytes, and exact integers in JSON. */
+#include <stdio.h>
 #include <string.h>
+
+#include <cjson/cJSON.h>
 
 #include "base.h"
 
@@ -82,4 +85,12 @@ bool relay_json_has_escaped_nul(const char *s, size_t len)
 			return true;
 	}
 	return false;
+}
+
+void relay_json_set_integer(cJSON *obj, const char *name, uint64_t v)
+{
+	char digits[24];
+	snprintf(digits, sizeof digits, "%llu", (unsigned long long)v);
+	cJSON_DeleteItemFromObjectCaseSensitive(obj, name);
+	cJSON_AddRawToObject(obj, name, digits);
 }

@@ -59,9 +59,6 @@ bool cli_parse_long(const char *text, long min, long max, long *out);
  * "tether CMD: OPTION must be an integer from MIN to MAX, got 'TEXT'". */
 int cli_option_long(const char *cmd, const char *option, const char *text, long min, long max,
 		    long *out);
-/* Sets obj's member name to v written digit for digit: cJSON prints some
- * integers past 2^52 (a seed) rounded to 15 significant digits. */
-void cli_json_set_integer(cJSON *obj, const char *name, uint64_t v);
 
 /* ---- client.c: the CLI's blocking unix-socket client ---------------------- */
 

@@ -320,7 +320,7 @@ int cli_daemon_generate(const char *runtime_dir, cJSON *req, bool json)
 		cJSON *settings = cJSON_GetObjectItemCaseSensitive(j, "settings");
 		cJSON *seed = cJSON_GetObjectItemCaseSensitive(settings, "seed");
 		if (cJSON_IsNumber(seed) && seed->valuedouble >= 0)
-			cli_json_set_integer(settings, "seed", (uint64_t)seed->valuedouble);
+			relay_json_set_integer(settings, "seed", (uint64_t)seed->valuedouble);
 		print_json(j);
 		cJSON_Delete(j);
 	} else {

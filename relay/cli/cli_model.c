@@ -591,7 +591,7 @@ static int generate_daemon(const struct opts *o)
 		if (given(o, nums[i].flag))
 			cJSON_AddNumberToObject(req, nums[i].field, values[i]);
 	if (o->seed_set)
-		cli_json_set_integer(req, "seed", o->sp.seed);
+		relay_json_set_integer(req, "seed", o->sp.seed);
 	if (o->n_stops) {
 		cJSON *stops = cJSON_AddArrayToObject(req, "stop");
 		for (size_t i = 0; i < o->n_stops; i++)
@@ -681,7 +681,7 @@ static int cmd_generate(int argc, char **argv)
 		cJSON_AddNumberToObject(set, "repeat_last_n", p.sampling.repeat_last_n);
 		cJSON_AddNumberToObject(set, "frequency_penalty", p.sampling.frequency_penalty);
 		cJSON_AddNumberToObject(set, "presence_penalty", p.sampling.presence_penalty);
-		cli_json_set_integer(set, "seed", r.seed);
+		relay_json_set_integer(set, "seed", r.seed);
 		for (size_t i = 0; i < o.n_stops; i++)
 			cJSON_AddItemToArray(stops, cJSON_CreateString(o.stops[i]));
 		cJSON_AddItemToObject(set, "stop", stops);

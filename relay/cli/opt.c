@@ -58,11 +58,3 @@ int cli_option_long(const char *cmd, const char *option, const char *text, long 
 		min, max, text ? text : "");
 	return EXIT_USAGE;
 }
-
-void cli_json_set_integer(cJSON *obj, const char *name, uint64_t v)
-{
-	char digits[24];
-	snprintf(digits, sizeof digits, "%llu", (unsigned long long)v);
-	cJSON_DeleteItemFromObjectCaseSensitive(obj, name);
-	cJSON_AddRawToObject(obj, name, digits);
-}

@@ -206,7 +206,7 @@ static cJSON *settings_json(const struct infer_engine *e, const struct infer_str
 	cJSON_AddNumberToObject(s, "repeat_last_n", r->sampling.repeat_last_n);
 	cJSON_AddNumberToObject(s, "frequency_penalty", r->sampling.frequency_penalty);
 	cJSON_AddNumberToObject(s, "presence_penalty", r->sampling.presence_penalty);
-	relay_proto_add_integer(s, "seed", r->sampling.seed);
+	relay_json_set_integer(s, "seed", r->sampling.seed);
 	for (size_t i = 0; i < r->n_stops; i++)
 		cJSON_AddItemToArray(stops, cJSON_CreateString(r->stops[i]));
 	cJSON_AddItemToObject(s, "stop", stops);

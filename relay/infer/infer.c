@@ -98,17 +98,15 @@ static struct scan_entry *scan_add(struct infer_scan *sc, struct scan_entry ***t
 	/* a second file with a taken id is listed as ID~2 (~3, ...), with the reason */
 	const struct scan_entry *first = NULL;
 	unsigned same = 1;
-	for (struct scan_entry *o = sc->found; o; o = o->next) {
-		size_t k = strlen(e->id);
+	size_t k = strlen(e->id);
+	for (struct scan_entry *o = sc->found; o; o = o->next)
 		if (!strncmp(o->id, e->id, k) && (!o->id[k] || o->id[k] == '~')) {
 			first = first ? first : o;
 			same++;
 		}
-	}
 	if (first) {
 		snprintf(e->reason, sizeof e->reason, "another model has the id \"%.100s\" (%.300s)",
 			 e->id, first->path);
-		size_t k = strlen(e->id);
 		snprintf(e->id + (k < INFER_ID_MAX - 12 ? k : INFER_ID_MAX - 12), 12, "~%u", same);
 	}
 	**tail = e;
