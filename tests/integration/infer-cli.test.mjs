@@ -185,9 +185,18 @@ test('Ctrl-C cancels the stream, prints what came and exits 130; tetherd goes on
       child.stdout.setEncoding('utf8').on('data', (x) => (out += x));
       child.stderr.setEncoding('utf8').on('data', (x) => (err += x));
       const exited = new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
-      // text: once some of it came; json: after a moment (nothing is printed before the end)
+      // text: once some of it came; json (nothing is printed before the end): once tetherd has
+      // the stream, so the CLI's handler is in place (it is set before the request is sent;
+      // a slow start under ASan otherwise meets SIGINT's default action), then a moment more
+      let ended = false;
+      exited.then(() => (ended = true));
       const start = Date.now();
-      while (json ? Date.now() - start < 150 + 100 * round : out.length === 0) {
+      if (json) {
+        while (!ended && Date.now() - start < 20000 &&
+          !(await cliJson(d, ['status', '--json'])).inference.streams.length) await sleep(10);
+      }
+      const waitFrom = Date.now();
+      while (json ? Date.now() - waitFrom < 50 + 100 * round : out.length === 0) {
         if (Date.now() - start > 20000) break;
         await sleep(10);
       }
